@@ -1,0 +1,221 @@
+#include "core/config.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "yaml-cpp/yaml.h"
+
+namespace pulse {
+namespace {
+
+std::string Join(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
+
+// Rejects keys of `node` (a map) outside `allowed`, naming the first unknown one.
+Status CheckKeys(const YAML::Node& node, const std::string& path,
+                 const std::set<std::string>& allowed) {
+  if (!node.IsMap()) return InvalidArgumentError(StrCat(path, ": expected a mapping"));
+  for (const auto& kv : node) {
+    std::string key = kv.first.as<std::string>();
+    if (!allowed.count(key)) {
+      return InvalidArgumentError(StrCat("unknown config key '", Join(path, key), "'"));
+    }
+  }
+  return OkStatus();
+}
+
+template <typename T>
+Status Read(const YAML::Node& parent, const std::string& path, const char* key, T* out,
+            const char* type_name) {
+  YAML::Node node = parent[key];
+  if (!node) return OkStatus();
+  if (!node.IsScalar()) {
+    return InvalidArgumentError(StrCat(Join(path, key), ": expected ", type_name));
+  }
+  try {
+    *out = node.as<T>();
+  } catch (const YAML::Exception&) {
+    return InvalidArgumentError(StrCat(Join(path, key), ": expected ", type_name));
+  }
+  return OkStatus();
+}
+
+Status ReadString(const YAML::Node& n, const std::string& p, const char* k, std::string* out) {
+  return Read(n, p, k, out, "a string");
+}
+template <typename Int>
+Status ReadInt(const YAML::Node& n, const std::string& p, const char* k, Int* out) {
+  return Read(n, p, k, out, "an integer");
+}
+Status ReadDouble(const YAML::Node& n, const std::string& p, const char* k, double* out) {
+  return Read(n, p, k, out, "a number");
+}
+
+Status ParseServer(const YAML::Node& node, ServerConfig* c) {
+  const std::string p = "server";
+  RETURN_IF_ERROR(CheckKeys(node, p,
+                            {"http_addr", "grpc_addr", "role", "max_body_bytes", "http_threads",
+                             "grpc_threads", "model_poll_ms", "drain_timeout_ms"}));
+  RETURN_IF_ERROR(ReadString(node, p, "http_addr", &c->http_addr));
+  RETURN_IF_ERROR(ReadString(node, p, "grpc_addr", &c->grpc_addr));
+  RETURN_IF_ERROR(ReadString(node, p, "role", &c->role));
+  RETURN_IF_ERROR(ReadInt(node, p, "max_body_bytes", &c->max_body_bytes));
+  RETURN_IF_ERROR(ReadInt(node, p, "http_threads", &c->http_threads));
+  RETURN_IF_ERROR(ReadInt(node, p, "grpc_threads", &c->grpc_threads));
+  RETURN_IF_ERROR(ReadInt(node, p, "model_poll_ms", &c->model_poll_ms));
+  RETURN_IF_ERROR(ReadInt(node, p, "drain_timeout_ms", &c->drain_timeout_ms));
+  return OkStatus();
+}
+
+Status ParseStore(const YAML::Node& node, StoreConfig* c) {
+  const std::string p = "store";
+  RETURN_IF_ERROR(CheckKeys(node, p, {"history_per_user"}));
+  RETURN_IF_ERROR(ReadInt(node, p, "history_per_user", &c->history_per_user));
+  return OkStatus();
+}
+
+Status ParseTrain(const YAML::Node& node, TrainConfig* c) {
+  const std::string p = "train";
+  RETURN_IF_ERROR(
+      CheckKeys(node, p, {"factors", "iterations", "regularization", "alpha", "threads", "seed"}));
+  RETURN_IF_ERROR(ReadInt(node, p, "factors", &c->factors));
+  RETURN_IF_ERROR(ReadInt(node, p, "iterations", &c->iterations));
+  RETURN_IF_ERROR(ReadDouble(node, p, "regularization", &c->regularization));
+  RETURN_IF_ERROR(ReadDouble(node, p, "alpha", &c->alpha));
+  RETURN_IF_ERROR(ReadInt(node, p, "threads", &c->threads));
+  RETURN_IF_ERROR(ReadInt(node, p, "seed", &c->seed));
+  return OkStatus();
+}
+
+Status ParseIndex(const YAML::Node& node, IndexConfig* c) {
+  const std::string p = "index";
+  RETURN_IF_ERROR(
+      CheckKeys(node, p, {"type", "hnsw_m", "hnsw_ef_construction", "hnsw_ef_search"}));
+  RETURN_IF_ERROR(ReadString(node, p, "type", &c->type));
+  RETURN_IF_ERROR(ReadInt(node, p, "hnsw_m", &c->hnsw_m));
+  RETURN_IF_ERROR(ReadInt(node, p, "hnsw_ef_construction", &c->hnsw_ef_construction));
+  RETURN_IF_ERROR(ReadInt(node, p, "hnsw_ef_search", &c->hnsw_ef_search));
+  return OkStatus();
+}
+
+Status ParsePipeline(const YAML::Node& node, PipelineConfig* c) {
+  const std::string p = "pipeline";
+  RETURN_IF_ERROR(CheckKeys(node, p,
+                            {"sources", "filters", "scorer_weights", "max_per_category",
+                             "default_n", "max_n", "fold_in_items"}));
+  if (YAML::Node sources = node["sources"]) {
+    if (!sources.IsSequence()) return InvalidArgumentError("pipeline.sources: expected a list");
+    c->sources.clear();
+    for (size_t i = 0; i < sources.size(); ++i) {
+      std::string sp = StrCat(p, ".sources[", i, "]");
+      RETURN_IF_ERROR(CheckKeys(sources[i], sp, {"name", "k"}));
+      CandidateSourceConfig source;
+      RETURN_IF_ERROR(ReadString(sources[i], sp, "name", &source.name));
+      RETURN_IF_ERROR(ReadInt(sources[i], sp, "k", &source.k));
+      if (source.name.empty()) return InvalidArgumentError(StrCat(sp, ".name: required"));
+      c->sources.push_back(std::move(source));
+    }
+  }
+  if (YAML::Node filters = node["filters"]) {
+    if (!filters.IsSequence()) return InvalidArgumentError("pipeline.filters: expected a list");
+    c->filters.clear();
+    for (size_t i = 0; i < filters.size(); ++i) {
+      if (!filters[i].IsScalar()) {
+        return InvalidArgumentError(StrCat("pipeline.filters[", i, "]: expected a name"));
+      }
+      c->filters.push_back(filters[i].as<std::string>());
+    }
+  }
+  if (YAML::Node weights = node["scorer_weights"]) {
+    const std::string wp = "pipeline.scorer_weights";
+    RETURN_IF_ERROR(CheckKeys(weights, wp, {"similarity", "popularity", "freshness"}));
+    for (const auto& kv : weights) {
+      std::string key = kv.first.as<std::string>();
+      double value = 0;
+      RETURN_IF_ERROR(ReadDouble(weights, wp, key.c_str(), &value));
+      c->scorer_weights[key] = value;
+    }
+  }
+  RETURN_IF_ERROR(ReadInt(node, p, "max_per_category", &c->max_per_category));
+  RETURN_IF_ERROR(ReadInt(node, p, "default_n", &c->default_n));
+  RETURN_IF_ERROR(ReadInt(node, p, "max_n", &c->max_n));
+  RETURN_IF_ERROR(ReadInt(node, p, "fold_in_items", &c->fold_in_items));
+  return OkStatus();
+}
+
+}  // namespace
+
+Status ValidateConfig(const Config& c) {
+  auto bad = [](std::string msg) { return InvalidArgumentError(std::move(msg)); };
+  if (c.data_dir.empty()) return bad("data_dir: must not be empty");
+  if (c.server.role != "all" && c.server.role != "api" && c.server.role != "nearline") {
+    return bad("server.role: expected all, api or nearline");
+  }
+  if (c.server.max_body_bytes < 1024) return bad("server.max_body_bytes: must be >= 1024");
+  if (c.server.http_threads < 1 || c.server.http_threads > 1024) {
+    return bad("server.http_threads: must be in 1..1024");
+  }
+  if (c.server.grpc_threads < 1 || c.server.grpc_threads > 1024) {
+    return bad("server.grpc_threads: must be in 1..1024");
+  }
+  if (c.server.model_poll_ms < 0) return bad("server.model_poll_ms: must be >= 0");
+  if (c.store.history_per_user < 1) return bad("store.history_per_user: must be >= 1");
+  if (c.train.factors < 1 || c.train.factors > 1024) return bad("train.factors: must be in 1..1024");
+  if (c.train.iterations < 1) return bad("train.iterations: must be >= 1");
+  if (c.train.regularization < 0) return bad("train.regularization: must be >= 0");
+  if (c.train.alpha < 0) return bad("train.alpha: must be >= 0");
+  if (c.train.threads < 0) return bad("train.threads: must be >= 0");
+  if (c.index.type != "hnsw" && c.index.type != "flat") {
+    return bad("index.type: expected hnsw or flat");
+  }
+  if (c.index.hnsw_m < 2) return bad("index.hnsw_m: must be >= 2");
+  if (c.index.hnsw_ef_construction < 1) return bad("index.hnsw_ef_construction: must be >= 1");
+  if (c.index.hnsw_ef_search < 1) return bad("index.hnsw_ef_search: must be >= 1");
+  if (c.pipeline.sources.empty()) return bad("pipeline.sources: at least one source is required");
+  for (size_t i = 0; i < c.pipeline.sources.size(); ++i) {
+    if (c.pipeline.sources[i].k < 1 || c.pipeline.sources[i].k > 10000) {
+      return bad(StrCat("pipeline.sources[", i, "].k: must be in 1..10000"));
+    }
+  }
+  if (c.pipeline.max_n < 1) return bad("pipeline.max_n: must be >= 1");
+  if (c.pipeline.default_n < 1 || c.pipeline.default_n > c.pipeline.max_n) {
+    return bad("pipeline.default_n: must be in 1..max_n");
+  }
+  if (c.pipeline.max_per_category < 0) return bad("pipeline.max_per_category: must be >= 0");
+  if (c.pipeline.fold_in_items < 1) return bad("pipeline.fold_in_items: must be >= 1");
+  return OkStatus();
+}
+
+Result<Config> ParseConfigYaml(const std::string& yaml_text) {
+  Config config;
+  try {
+    YAML::Node root = YAML::Load(yaml_text);
+    if (root.IsNull()) return config;
+    RETURN_IF_ERROR(CheckKeys(root, "",
+                              {"data_dir", "server", "store", "train", "index", "pipeline"}));
+    RETURN_IF_ERROR(ReadString(root, "", "data_dir", &config.data_dir));
+    if (root["server"]) RETURN_IF_ERROR(ParseServer(root["server"], &config.server));
+    if (root["store"]) RETURN_IF_ERROR(ParseStore(root["store"], &config.store));
+    if (root["train"]) RETURN_IF_ERROR(ParseTrain(root["train"], &config.train));
+    if (root["index"]) RETURN_IF_ERROR(ParseIndex(root["index"], &config.index));
+    if (root["pipeline"]) RETURN_IF_ERROR(ParsePipeline(root["pipeline"], &config.pipeline));
+  } catch (const YAML::Exception& e) {
+    return InvalidArgumentError(StrCat("invalid YAML: ", e.what()));
+  }
+  RETURN_IF_ERROR(ValidateConfig(config));
+  return config;
+}
+
+Result<Config> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return NotFoundError(StrCat("cannot open config file ", path));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  auto config = ParseConfigYaml(buffer.str());
+  if (!config.ok()) return WithContext(config.status(), path);
+  return config;
+}
+
+}  // namespace pulse

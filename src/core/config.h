@@ -1,0 +1,80 @@
+// core/config.h — Pulse configuration: YAML in, typed struct out.
+//
+// Every key is documented in docs/CONFIG.md with its default. Unknown keys and values of the
+// wrong type are errors naming the key path ("pipeline.sources[1].k: expected an integer").
+// Command-line flags (--data-dir, --http, --grpc, --role) override the file.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace pulse {
+
+struct ServerConfig {
+  std::string http_addr = "127.0.0.1:8080";
+  std::string grpc_addr = "127.0.0.1:50051";
+  std::string role = "all";  // all | api | nearline
+  int64_t max_body_bytes = 1 << 20;
+  int http_threads = 8;
+  int grpc_threads = 4;
+  int64_t model_poll_ms = 5000;  // how often serving looks for a newer model bundle
+  int64_t drain_timeout_ms = 5000;
+};
+
+struct TrainConfig {
+  int factors = 64;
+  int iterations = 15;
+  double regularization = 0.05;  // scaled by each row's interaction count (frequency-scaled)
+  double alpha = 10.0;           // confidence = 1 + alpha * log1p(weight)
+  int threads = 0;               // 0 = all cores
+  uint64_t seed = 42;
+};
+
+struct IndexConfig {
+  std::string type = "hnsw";  // hnsw | flat
+  int hnsw_m = 32;
+  int hnsw_ef_construction = 200;
+  int hnsw_ef_search = 256;
+};
+
+struct CandidateSourceConfig {
+  std::string name;  // ann | popular
+  int k = 200;
+};
+
+struct PipelineConfig {
+  std::vector<CandidateSourceConfig> sources = {{"ann", 300}, {"popular", 100}};
+  std::vector<std::string> filters = {"request_exclude", "unavailable", "seen"};
+  std::map<std::string, double> scorer_weights = {
+      {"similarity", 1.0}, {"popularity", 0.05}, {"freshness", 0.0}};
+  int max_per_category = 0;  // 0 = no cap
+  int default_n = 10;
+  int max_n = 200;
+  int fold_in_items = 50;  // recent items folded into the online user vector
+};
+
+struct StoreConfig {
+  int history_per_user = 1000;  // distinct recent items kept per user (seen filter, fold-in)
+};
+
+struct Config {
+  std::string data_dir = "./pulse-data";
+  ServerConfig server;
+  StoreConfig store;
+  TrainConfig train;
+  IndexConfig index;
+  PipelineConfig pipeline;
+};
+
+// Parses YAML text. An empty document yields the defaults.
+Result<Config> ParseConfigYaml(const std::string& yaml_text);
+// Reads and parses a file; errors name the file.
+Result<Config> LoadConfigFile(const std::string& path);
+// Semantic checks shared by both (ranges, known enum values).
+Status ValidateConfig(const Config& config);
+
+}  // namespace pulse

@@ -1,0 +1,69 @@
+#include "core/config.h"
+
+#include "gtest/gtest.h"
+#include "testing/test_util.h"
+
+namespace pulse {
+namespace {
+
+using ::pulse::testing::IsOk;
+using ::pulse::testing::StatusIs;
+
+TEST(ConfigTest, EmptyDocumentGivesDefaults) {
+  auto config = ParseConfigYaml("");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->server.http_addr, "127.0.0.1:8080");
+  EXPECT_EQ(config->server.grpc_addr, "127.0.0.1:50051");
+  EXPECT_EQ(config->train.factors, 64);
+  EXPECT_EQ(config->pipeline.default_n, 10);
+}
+
+TEST(ConfigTest, ReadsNestedValues) {
+  auto config = ParseConfigYaml(R"(
+data_dir: /tmp/x
+server: {http_addr: "0.0.0.0:9000", http_threads: 4}
+train: {factors: 32, regularization: 0.1}
+pipeline:
+  sources: [{name: ann, k: 50}, {name: popular, k: 20}]
+  filters: [seen]
+  scorer_weights: {popularity: 0.5}
+)");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->data_dir, "/tmp/x");
+  EXPECT_EQ(config->server.http_addr, "0.0.0.0:9000");
+  EXPECT_EQ(config->server.http_threads, 4);
+  EXPECT_EQ(config->train.factors, 32);
+  EXPECT_DOUBLE_EQ(config->train.regularization, 0.1);
+  ASSERT_EQ(config->pipeline.sources.size(), 2u);
+  EXPECT_EQ(config->pipeline.sources[1].name, "popular");
+  EXPECT_EQ(config->pipeline.sources[1].k, 20);
+  EXPECT_EQ(config->pipeline.filters, std::vector<std::string>{"seen"});
+  EXPECT_DOUBLE_EQ(config->pipeline.scorer_weights.at("popularity"), 0.5);
+  EXPECT_DOUBLE_EQ(config->pipeline.scorer_weights.at("similarity"), 1.0);
+}
+
+TEST(ConfigTest, UnknownKeyIsNamed) {
+  EXPECT_THAT(ParseConfigYaml("server: {http_adr: x}"),
+              StatusIs(StatusCode::kInvalidArgument, "server.http_adr"));
+  EXPECT_THAT(ParseConfigYaml("bogus: 1"), StatusIs(StatusCode::kInvalidArgument, "'bogus'"));
+  EXPECT_THAT(ParseConfigYaml("pipeline: {sources: [{name: ann, kk: 3}]}"),
+              StatusIs(StatusCode::kInvalidArgument, "pipeline.sources[0].kk"));
+}
+
+TEST(ConfigTest, WrongTypesAndRangesAreErrors) {
+  EXPECT_THAT(ParseConfigYaml("train: {factors: many}"),
+              StatusIs(StatusCode::kInvalidArgument, "train.factors: expected an integer"));
+  EXPECT_THAT(ParseConfigYaml("server: {role: boss}"),
+              StatusIs(StatusCode::kInvalidArgument, "server.role"));
+  EXPECT_THAT(ParseConfigYaml("pipeline: {sources: []}"),
+              StatusIs(StatusCode::kInvalidArgument, "pipeline.sources"));
+  EXPECT_THAT(ParseConfigYaml("server: [1, 2]"), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseConfigYaml("{{{"), StatusIs(StatusCode::kInvalidArgument, "invalid YAML"));
+}
+
+TEST(ConfigTest, MissingFileIsNotFound) {
+  EXPECT_THAT(LoadConfigFile("/nonexistent/pulse.yaml"), StatusIs(StatusCode::kNotFound));
+}
+
+}  // namespace
+}  // namespace pulse
