@@ -1,0 +1,108 @@
+// serving/service.h — what the API front ends (HTTP/JSON and gRPC) call. One interface, one
+// validation: both front ends translate their wire format into these structs and back, and every
+// semantic check (n range, id lengths, exclude size) happens behind this interface, so HTTP and
+// gRPC answer the same input the same way.
+//
+// Thread-safety: implementations are called concurrently from many server threads.
+// Failures: InvalidArgument (with a reason fit for the client), NotFound, FailedPrecondition
+// (no model loaded yet), ResourceExhausted (overload), Unavailable, DeadlineExceeded.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "core/types.h"
+#include "store/data_dir.h"
+
+namespace pulse::serving {
+
+inline constexpr int kMaxRecommendN = 200;
+inline constexpr size_t kMaxExcludeItems = 1000;
+inline constexpr size_t kMaxContextEntries = 32;
+
+struct RecommendRequest {
+  std::string user_id;
+  // Unset = configured default. HTTP sets it whenever the field is present; gRPC (proto3 cannot
+  // tell 0 from absent) sets it when non-zero.
+  std::optional<int> n;
+  std::vector<std::string> exclude;
+  std::vector<std::pair<std::string, std::string>> context;
+  bool debug = false;
+  std::string trace_id;  // from a W3C traceparent header, when present (32 hex chars)
+};
+
+struct RecommendedItem {
+  std::string item_id;
+  float score = 0;
+  std::string explanation_id;  // vocabulary in docs/EXPLANATIONS.md
+  std::string source;          // candidate source name ("ann", "popular", ...)
+};
+
+struct StageDebug {
+  std::string name;
+  int64_t duration_us = 0;
+  int candidates = 0;  // candidates produced (sources) or remaining after the stage
+};
+
+struct RemovedDebug {
+  std::string item_id;
+  std::string filter;
+  std::string reason;
+};
+
+struct RecommendDebug {
+  std::string trace_id;
+  std::vector<StageDebug> stages;
+  std::vector<RemovedDebug> removed;
+  std::string model_version;
+  std::string index_version;
+};
+
+struct RecommendResponse {
+  std::string request_id;
+  std::string model_version;
+  bool degraded = false;
+  std::vector<RecommendedItem> items;
+  std::optional<RecommendDebug> debug;  // set when the request asked for debug
+};
+
+struct UpsertResult {
+  int upserted = 0;
+  std::vector<std::pair<int, std::string>> rejected;  // (index in request, reason)
+};
+
+struct UserFeatures {
+  std::string user_id;
+  store::UserHistory history;
+};
+
+struct Readiness {
+  bool ready = false;
+  std::string reason;  // why not, when not ready ("no model loaded")
+  std::string model_version;
+};
+
+class PulseService {
+ public:
+  virtual ~PulseService() = default;
+
+  virtual Result<RecommendResponse> Recommend(const RecommendRequest& request) = 0;
+  // Validates each item; valid ones are stored, invalid ones listed in `rejected`.
+  virtual Result<UpsertResult> UpsertItems(std::vector<Item> items) = 0;
+  // NotFound when the item is unknown. From the next request on it is never recommended.
+  virtual Status DeleteItem(std::string_view item_id) = 0;
+  virtual Result<Item> GetItem(std::string_view item_id) = 0;
+  virtual Result<UserFeatures> GetUserFeatures(std::string_view user_id) = 0;
+  virtual Readiness GetReadiness() = 0;
+};
+
+// Checks a request against the public contract; the reason names the field
+// ("n must be between 1 and 200"). Shared by every PulseService implementation.
+Status ValidateRecommendRequest(const RecommendRequest& request);
+
+}  // namespace pulse::serving

@@ -1,0 +1,100 @@
+// store/data_dir.h — the embedded store: everything Pulse keeps on disk in one data directory.
+//
+// Layout (versioned; see docs/design/data-dir.md):
+//   <path>/db/       RocksDB: column families `meta` (layout version), `items`, `events`
+//                    (append-only log keyed by a big-endian sequence number), `event_ids`
+//                    (idempotence keys) and `users` (per-user history).
+//   <path>/models/   model bundles, one directory per version (see rollout/model_bundle.h).
+// A newer Pulse opens an older layout or fails with FailedPrecondition saying why; a layout newer
+// than this build understands is refused.
+//
+// Thread-safety: every method may be called concurrently from any thread.
+// Durability: AppendEvents(sync=true) returns only after the RocksDB WAL is fsync'd, so an
+// acknowledged event survives kill -9. Item writes are synced.
+// Memory: user histories are cached in memory after first access (the "memory" half of the
+// embedded feature store); everything else is read from RocksDB.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/config.h"
+#include "core/status.h"
+#include "core/types.h"
+
+namespace pulse::store {
+
+// One remembered interaction of a user with an item.
+struct HistoryEntry {
+  std::string item_id;
+  EventType type = EventType::kView;
+  int64_t ts_ms = 0;
+};
+
+// What Pulse remembers of a user between requests.
+struct UserHistory {
+  // Most recent first (by event time), one entry per distinct item (its latest engagement),
+  // at most StoreConfig::history_per_user entries. Impressions are not engagements: they count in
+  // events_total but do not enter `recent`.
+  std::vector<HistoryEntry> recent;
+  uint64_t events_total = 0;  // distinct accepted events of this user
+  int64_t updated_at_ms = 0;  // wall time of the last change
+};
+
+struct AppendResult {
+  uint64_t appended = 0;
+  uint64_t duplicates = 0;  // events whose non-empty event_id was already stored (skipped)
+};
+
+class DataDir {
+ public:
+  // Opens or creates the data directory at `path`.
+  static Result<std::unique_ptr<DataDir>> Open(const std::string& path, const StoreConfig& config);
+  ~DataDir();
+  DataDir(const DataDir&) = delete;
+  DataDir& operator=(const DataDir&) = delete;
+
+  const std::string& path() const;
+  // <path>/models; exists after Open.
+  std::string models_dir() const;
+
+  // ---- items ----
+  // Inserts or replaces items by item_id. Atomic for the whole batch.
+  Status PutItems(const std::vector<Item>& items);
+  // Removes an item; NotFound when it is not stored.
+  Status DeleteItem(std::string_view item_id);
+  // nullopt when not stored.
+  Result<std::optional<Item>> GetItem(std::string_view item_id) const;
+  // Visits every item (order unspecified); stops at and returns the first non-OK status of `fn`.
+  Status ForEachItem(const std::function<Status(const Item&)>& fn) const;
+  uint64_t ItemCount() const;
+
+  // ---- events ----
+  // Appends events in order (one atomic write batch) and updates the histories of their users
+  // in the same batch. Events with a non-empty event_id already stored are skipped. Events must
+  // already be valid (ingest validates); this layer does not judge them.
+  Result<AppendResult> AppendEvents(const std::vector<Event>& events, bool sync);
+  // Visits events in append order; stops at and returns the first non-OK status of `fn`.
+  Status ForEachEvent(const std::function<Status(const Event&)>& fn) const;
+  uint64_t EventCount() const;
+
+  // ---- users ----
+  // An empty history (events_total 0) for a user never seen.
+  Result<UserHistory> GetUserHistory(std::string_view user_id) const;
+  // Visits every user with a history (order unspecified).
+  Status ForEachUser(
+      const std::function<Status(std::string_view user_id, const UserHistory&)>& fn) const;
+  uint64_t UserCount() const;
+
+ private:
+  struct Impl;
+  explicit DataDir(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pulse::store
