@@ -91,8 +91,7 @@ Status ParseTrain(const YAML::Node& node, TrainConfig* c) {
 
 Status ParseIndex(const YAML::Node& node, IndexConfig* c) {
   const std::string p = "index";
-  RETURN_IF_ERROR(
-      CheckKeys(node, p, {"type", "hnsw_m", "hnsw_ef_construction", "hnsw_ef_search"}));
+  RETURN_IF_ERROR(CheckKeys(node, p, {"type", "hnsw_m", "hnsw_ef_construction", "hnsw_ef_search"}));
   RETURN_IF_ERROR(ReadString(node, p, "type", &c->type));
   RETURN_IF_ERROR(ReadInt(node, p, "hnsw_m", &c->hnsw_m));
   RETURN_IF_ERROR(ReadInt(node, p, "hnsw_ef_construction", &c->hnsw_ef_construction));
@@ -162,7 +161,8 @@ Status ValidateConfig(const Config& c) {
   }
   if (c.server.model_poll_ms < 0) return bad("server.model_poll_ms: must be >= 0");
   if (c.store.history_per_user < 1) return bad("store.history_per_user: must be >= 1");
-  if (c.train.factors < 1 || c.train.factors > 1024) return bad("train.factors: must be in 1..1024");
+  if (c.train.factors < 1 || c.train.factors > 1024)
+    return bad("train.factors: must be in 1..1024");
   if (c.train.iterations < 1) return bad("train.iterations: must be >= 1");
   if (c.train.regularization < 0) return bad("train.regularization: must be >= 0");
   if (c.train.alpha < 0) return bad("train.alpha: must be >= 0");
@@ -193,8 +193,8 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
   try {
     YAML::Node root = YAML::Load(yaml_text);
     if (root.IsNull()) return config;
-    RETURN_IF_ERROR(CheckKeys(root, "",
-                              {"data_dir", "server", "store", "train", "index", "pipeline"}));
+    RETURN_IF_ERROR(
+        CheckKeys(root, "", {"data_dir", "server", "store", "train", "index", "pipeline"}));
     RETURN_IF_ERROR(ReadString(root, "", "data_dir", &config.data_dir));
     if (root["server"]) RETURN_IF_ERROR(ParseServer(root["server"], &config.server));
     if (root["store"]) RETURN_IF_ERROR(ParseStore(root["store"], &config.store));

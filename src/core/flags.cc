@@ -48,7 +48,8 @@ Result<int64_t> Flags::GetInt(const std::string& name, int64_t fallback) const {
   if (it == values_.end()) return fallback;
   int64_t value = 0;
   if (!ParseInt64(it->second, &value)) {
-    return InvalidArgumentError(StrCat("--", name, ": expected an integer, got '", it->second, "'"));
+    return InvalidArgumentError(
+        StrCat("--", name, ": expected an integer, got '", it->second, "'"));
   }
   return value;
 }

@@ -11,9 +11,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
-
 #include <unordered_map>
+#include <vector>
 
 #include "core/strings.h"
 

@@ -16,7 +16,8 @@ void Log(LogLevel level, std::string_view component, std::string_view message);
 void SetMinLogLevel(LogLevel level);
 
 // LOG_INFO("serving", "loaded model ", version) — arguments are concatenated with ::pulse::StrCat.
-#define PULSE_LOG(level, component, ...) ::pulse::Log(level, component, ::pulse::StrCat(__VA_ARGS__))
+#define PULSE_LOG(level, component, ...) \
+  ::pulse::Log(level, component, ::pulse::StrCat(__VA_ARGS__))
 #define LOG_INFO(component, ...) PULSE_LOG(::pulse::LogLevel::kInfo, component, __VA_ARGS__)
 #define LOG_WARN(component, ...) PULSE_LOG(::pulse::LogLevel::kWarn, component, __VA_ARGS__)
 #define LOG_ERROR(component, ...) PULSE_LOG(::pulse::LogLevel::kError, component, __VA_ARGS__)

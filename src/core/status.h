@@ -106,15 +106,16 @@ inline Status WithContext(const Status& status, std::string_view context) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(const T& value) : value_(value) {}  // NOLINT(google-explicit-constructor)
-  Result(T&& value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(const T& value) : value_(value) {}             // NOLINT(google-explicit-constructor)
+  Result(T&& value) : value_(std::move(value)) {}       // NOLINT(google-explicit-constructor)
   Result(Status status) : status_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     PULSE_CHECK(!status_.ok());
   }
   template <typename U>
-    requires(std::is_constructible_v<T, U &&> && !std::is_same_v<std::decay_t<U>, Status> &&
-             !std::is_same_v<std::decay_t<U>, T> && !std::is_same_v<std::decay_t<U>, Result>)
-  Result(U&& value) : value_(std::forward<U>(value)) {}  // NOLINT(google-explicit-constructor)
+  requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, Status> &&
+           !std::is_same_v<std::decay_t<U>, T> && !std::is_same_v<std::decay_t<U>, Result>)
+      Result(U&& value)
+      : value_(std::forward<U>(value)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return status_.ok(); }
   const Status& status() const& { return status_; }

@@ -19,8 +19,7 @@ inline void Append(std::string& out, const std::string& piece) { out.append(piec
 inline void Append(std::string& out, char c) { out.push_back(c); }
 inline void Append(std::string& out, bool b) { out.append(b ? "true" : "false"); }
 template <std::integral T>
-  requires(!std::same_as<T, char> && !std::same_as<T, bool>)
-void Append(std::string& out, T value) {
+requires(!std::same_as<T, char> && !std::same_as<T, bool>) void Append(std::string& out, T value) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
   out.append(buf, end);

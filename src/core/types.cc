@@ -4,8 +4,8 @@
 
 namespace pulse {
 namespace {
-constexpr std::array<std::string_view, kNumEventTypes> kEventTypeNames = {
-    "view", "click", "dwell", "purchase", "impression"};
+constexpr std::array<std::string_view, kNumEventTypes> kEventTypeNames = {"view", "click", "dwell",
+                                                                          "purchase", "impression"};
 }  // namespace
 
 std::string_view EventTypeName(EventType type) {

@@ -14,7 +14,13 @@ namespace pulse {
 
 inline constexpr size_t kMaxIdBytes = 256;
 
-enum class EventType : uint8_t { kView = 0, kClick = 1, kDwell = 2, kPurchase = 3, kImpression = 4 };
+enum class EventType : uint8_t {
+  kView = 0,
+  kClick = 1,
+  kDwell = 2,
+  kPurchase = 3,
+  kImpression = 4
+};
 inline constexpr int kNumEventTypes = 5;
 
 // Stable lower-case names used on the wire, in metrics labels and in config ("view", "click", ...).

@@ -1,0 +1,110 @@
+// candidates/context.h — the per-request state that flows through the recommendation pipeline,
+// and the per-model item table the stages read.
+//
+// Every stage (candidate sources, hydrator, filters, scorer, selectors) reads a RecommendContext
+// and works on a vector of Candidate. Candidates are addressed by the dense item id of the model
+// bundle that serves the request; a request never mixes two bundles.
+//
+// Thread-safety: a RecommendContext belongs to one request (one thread). ItemTable is shared by
+// all requests on a model snapshot: metadata is immutable, availability flags are atomics that
+// catalog writes flip while requests read them.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/ids.h"
+#include "rollout/model_bundle.h"
+
+namespace pulse::candidates {
+
+// Per-item metadata aligned with a model bundle's dense item ids.
+class ItemTable {
+ public:
+  static constexpr uint32_t kNoCategory = 0;
+
+  explicit ItemTable(size_t size);
+  size_t size() const { return size_; }
+
+  bool available(DenseId item) const { return available_[item].load(std::memory_order_acquire); }
+  void set_available(DenseId item, bool value) {
+    available_[item].store(value, std::memory_order_release);
+  }
+  uint32_t category(DenseId item) const { return category_[item]; }
+  int64_t created_at_ms(DenseId item) const { return created_at_ms_[item]; }
+  // Metadata setters are for building the table before it is shared.
+  void set_category(DenseId item, uint32_t category) { category_[item] = category; }
+  void set_created_at_ms(DenseId item, int64_t ts) { created_at_ms_[item] = ts; }
+
+ private:
+  size_t size_;
+  std::unique_ptr<std::atomic<bool>[]> available_;
+  std::vector<uint32_t> category_;
+  std::vector<int64_t> created_at_ms_;
+};
+
+// Where the user vector came from; it decides the explanation of `ann` candidates.
+enum class UserVectorKind : uint8_t {
+  kNone,         // unknown user without history: no personal vector
+  kRecentItems,  // folded in from the user's recent items (reacts to the latest events)
+  kTrained,      // the user's factor from the last training run
+};
+
+struct Candidate {
+  DenseId item = 0;
+  uint8_t source = 0;            // index into RecommendContext::source_names
+  std::string_view explanation;  // a static vocabulary string (docs/EXPLANATIONS.md)
+  float retrieval_score = 0;     // the source's own score
+  // Features (filled by the hydrator).
+  float similarity = 0;  // user vector · item vector (0 without a user vector)
+  float popularity = 0;  // log-scaled popularity in [0, 1]
+  float freshness = 0;   // exp(-age / 30 days) of the item, 0 when its age is unknown
+  uint32_t category = ItemTable::kNoCategory;
+  // Final score (filled by the scorer).
+  float score = 0;
+};
+
+// A candidate some filter removed, and why. Kept for every request (cheap: no strings owned) so
+// "why didn't I see X?" is answered by `"debug": true`.
+struct RemovedCandidate {
+  DenseId item = 0;
+  std::string_view filter;  // the filter's stable name
+  std::string_view reason;  // static text
+};
+
+struct StageTrace {
+  std::string_view name;
+  int64_t duration_us = 0;
+  int candidates = 0;
+};
+
+struct RecommendContext {
+  // ---- inputs, set before the pipeline runs ----
+  const rollout::ModelBundle* model = nullptr;
+  const ItemTable* items = nullptr;
+  int n = 10;
+  int64_t now_ms = 0;
+  int64_t deadline_us = 0;  // steady-clock micros; 0 = none
+  bool debug = false;
+  UserVectorKind vector_kind = UserVectorKind::kNone;
+  std::vector<float> user_vector;       // model->dim floats when vector_kind != kNone
+  std::vector<DenseId> recent_items;    // user's recent engaged items in the model, newest first
+  std::vector<DenseId> seen_items;      // every remembered engaged item in the model, sorted
+  std::vector<DenseId> excluded_items;  // request `exclude` ids known to the model, sorted
+  std::span<const std::string> source_names;  // config order; Candidate::source indexes it
+  std::span<const DenseId> popular_items;     // model items by popularity, most popular first
+
+  // ---- outputs, filled by the stages ----
+  std::vector<RemovedCandidate> removed;
+  std::vector<StageTrace> stages;
+  bool degraded = false;
+
+  bool has_user_vector() const { return vector_kind != UserVectorKind::kNone; }
+};
+
+}  // namespace pulse::candidates

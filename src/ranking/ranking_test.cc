@@ -1,0 +1,75 @@
+#include <cmath>
+
+#include "gtest/gtest.h"
+#include "ranking/feature_hydrator.h"
+#include "ranking/scorer.h"
+
+namespace pulse::ranking {
+namespace {
+
+using candidates::Candidate;
+using candidates::RecommendContext;
+
+TEST(LinearScorerTest, WeightsFeatures) {
+  auto scorer = LinearScorer::Create({{"similarity", 2.0}, {"popularity", 0.5}});
+  ASSERT_TRUE(scorer.ok());
+  std::vector<Candidate> candidates(2);
+  candidates[0].similarity = 1.0f;
+  candidates[0].popularity = 0.2f;
+  candidates[1].freshness = 9.0f;  // weight 0
+  RecommendContext context;
+  (*scorer)->Score(context, candidates);
+  EXPECT_FLOAT_EQ(candidates[0].score, 2.1f);
+  EXPECT_FLOAT_EQ(candidates[1].score, 0.0f);
+}
+
+TEST(LinearScorerTest, RejectsUnknownOrNonFiniteWeights) {
+  EXPECT_FALSE(LinearScorer::Create({{"ctr", 1.0}}).ok());
+  EXPECT_FALSE(LinearScorer::Create({{"similarity", std::nan("")}}).ok());
+}
+
+TEST(FeatureHydratorTest, ComputesSimilarityPopularityFreshness) {
+  rollout::ModelBundle model;
+  model.dim = 2;
+  model.items.Intern("a");
+  model.items.Intern("b");
+  model.item_factors = {1, 0, 0.5f, 0.5f};
+  model.item_popularity = {100, 10};
+  candidates::ItemTable table(2);
+  table.set_created_at_ms(1, 1000);
+  RecommendContext context;
+  context.model = &model;
+  context.items = &table;
+  context.now_ms = 1000;
+  std::vector<DenseId> popular = {0, 1};
+  context.popular_items = popular;
+  context.vector_kind = candidates::UserVectorKind::kRecentItems;
+  context.user_vector = {2, 4};
+  std::vector<Candidate> candidates(2);
+  candidates[0].item = 0;
+  candidates[1].item = 1;
+  CoreFeatureHydrator().Hydrate(context, candidates);
+  EXPECT_FLOAT_EQ(candidates[0].similarity, 2.0f);
+  EXPECT_FLOAT_EQ(candidates[1].similarity, 3.0f);
+  EXPECT_FLOAT_EQ(candidates[0].popularity, 1.0f);
+  EXPECT_NEAR(candidates[1].popularity, std::log1p(10.0) / std::log1p(100.0), 1e-6);
+  EXPECT_FLOAT_EQ(candidates[0].freshness, 0.0f);  // unknown age
+  EXPECT_FLOAT_EQ(candidates[1].freshness, 1.0f);  // created just now
+}
+
+TEST(FeatureHydratorTest, NoUserVectorMeansZeroSimilarity) {
+  rollout::ModelBundle model;
+  model.dim = 1;
+  model.items.Intern("a");
+  model.item_factors = {3};
+  model.item_popularity = {0};
+  RecommendContext context;
+  context.model = &model;
+  std::vector<Candidate> candidates(1);
+  CoreFeatureHydrator().Hydrate(context, candidates);
+  EXPECT_FLOAT_EQ(candidates[0].similarity, 0.0f);
+  EXPECT_FLOAT_EQ(candidates[0].popularity, 0.0f);
+}
+
+}  // namespace
+}  // namespace pulse::ranking
