@@ -85,34 +85,42 @@ Result<Event> EventFromJson(const json& object) {
   return event;
 }
 
+Status ValidateItem(const Item& item) {
+  RETURN_IF_ERROR(ValidateId(item.item_id, "item_id"));
+  if (item.title.size() > 4096) return InvalidArgumentError("title is longer than 4096 bytes");
+  if (item.category.size() > kMaxIdBytes) {
+    return InvalidArgumentError(StrCat("category is longer than ", kMaxIdBytes, " bytes"));
+  }
+  if (item.tags.size() > 256) return InvalidArgumentError("tags has more than 256 entries");
+  for (const std::string& tag : item.tags) {
+    if (tag.size() > kMaxIdBytes) {
+      return InvalidArgumentError(StrCat("a tag is longer than ", kMaxIdBytes, " bytes"));
+    }
+  }
+  if (item.created_at_ms < 0) return InvalidArgumentError("created_at must be >= 0");
+  return OkStatus();
+}
+
 Result<Item> ItemFromJson(const json& object) {
   if (!object.is_object()) return InvalidArgumentError("item must be a JSON object");
   Item item;
   RETURN_IF_ERROR(GetString(object, "item_id", true, &item.item_id));
-  RETURN_IF_ERROR(ValidateId(item.item_id, "item_id"));
   RETURN_IF_ERROR(GetString(object, "title", false, &item.title));
-  if (item.title.size() > 4096) return InvalidArgumentError("title is longer than 4096 bytes");
   RETURN_IF_ERROR(GetString(object, "category", false, &item.category));
-  if (item.category.size() > kMaxIdBytes) {
-    return InvalidArgumentError(StrCat("category is longer than ", kMaxIdBytes, " bytes"));
-  }
   if (auto it = object.find("tags"); it != object.end() && !it->is_null()) {
     if (!it->is_array()) return InvalidArgumentError("tags must be an array of strings");
     if (it->size() > 256) return InvalidArgumentError("tags has more than 256 entries");
     for (const auto& tag : *it) {
       if (!tag.is_string()) return InvalidArgumentError("tags must be an array of strings");
       item.tags.push_back(tag.get<std::string>());
-      if (item.tags.back().size() > kMaxIdBytes) {
-        return InvalidArgumentError(StrCat("a tag is longer than ", kMaxIdBytes, " bytes"));
-      }
     }
   }
   RETURN_IF_ERROR(GetInt(object, "created_at", false, &item.created_at_ms));
-  if (item.created_at_ms < 0) return InvalidArgumentError("created_at must be >= 0");
   if (auto it = object.find("available"); it != object.end() && !it->is_null()) {
     if (!it->is_boolean()) return InvalidArgumentError("available must be true or false");
     item.available = it->get<bool>();
   }
+  RETURN_IF_ERROR(ValidateItem(item));
   return item;
 }
 

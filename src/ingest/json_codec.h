@@ -30,5 +30,7 @@ Result<Item> ParseItemLine(std::string_view line);
 
 // Checks an id (user, item, event, request) against the id rules; `field` names it in the error.
 Status ValidateId(std::string_view id, std::string_view field);
+// Checks an item built from any wire format (ItemFromJson applies it; gRPC callers must).
+Status ValidateItem(const Item& item);
 
 }  // namespace pulse::ingest

@@ -15,8 +15,7 @@ Status ValidateRecommendRequest(const RecommendRequest& request) {
   }
   for (const auto& id : request.exclude) {
     if (id.empty() || id.size() > kMaxIdBytes) {
-      return InvalidArgumentError(
-          StrCat("exclude ids must be 1 to ", kMaxIdBytes, " bytes long"));
+      return InvalidArgumentError(StrCat("exclude ids must be 1 to ", kMaxIdBytes, " bytes long"));
     }
   }
   if (request.context.size() > kMaxContextEntries) {
