@@ -1,0 +1,121 @@
+#include "serving/pipeline.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/log.h"
+
+namespace pulse::serving {
+namespace {
+
+using candidates::Candidate;
+using candidates::RecommendContext;
+
+int64_t SteadyMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Records one stage's trace entry when it goes out of scope.
+class StageTimer {
+ public:
+  StageTimer(RecommendContext& context, std::string_view name,
+             const std::vector<Candidate>& candidates)
+      : context_(context), name_(name), candidates_(candidates), start_us_(SteadyMicros()) {}
+  ~StageTimer() {
+    context_.stages.push_back(
+        {name_, SteadyMicros() - start_us_, static_cast<int>(candidates_.size())});
+  }
+
+ private:
+  RecommendContext& context_;
+  std::string_view name_;
+  const std::vector<Candidate>& candidates_;
+  int64_t start_us_;
+};
+
+// Keeps the first candidate of each item (sources run in priority order).
+void MergeDuplicates(std::vector<Candidate>& candidates) {
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const Candidate& a, const Candidate& b) { return a.item < b.item; });
+  candidates.erase(
+      std::unique(candidates.begin(), candidates.end(),
+                  [](const Candidate& a, const Candidate& b) { return a.item == b.item; }),
+      candidates.end());
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Pipeline>> Pipeline::Create(const PipelineConfig& config) {
+  std::unique_ptr<Pipeline> pipeline(new Pipeline());
+  if (config.sources.empty()) return InvalidArgumentError("pipeline needs a candidate source");
+  if (config.sources.size() > 255) return InvalidArgumentError("too many candidate sources");
+  for (const CandidateSourceConfig& source_config : config.sources) {
+    auto source = candidates::MakeCandidateSource(source_config.name);
+    if (!source.ok()) return WithContext(source.status(), "pipeline.sources");
+    pipeline->source_names_.emplace_back(source_config.name);
+    pipeline->sources_.push_back({std::move(source).value(), source_config.k});
+  }
+  for (const std::string& name : config.filters) {
+    auto filter = rules::MakeFilter(name);
+    if (!filter.ok()) return WithContext(filter.status(), "pipeline.filters");
+    pipeline->filters_.push_back(std::move(filter).value());
+  }
+  pipeline->hydrator_ = std::make_unique<ranking::CoreFeatureHydrator>();
+  auto scorer = ranking::LinearScorer::Create(config.scorer_weights);
+  if (!scorer.ok()) return WithContext(scorer.status(), "pipeline.scorer_weights");
+  pipeline->scorer_ = std::move(scorer).value();
+  pipeline->selectors_.push_back(std::make_unique<rules::RankByScore>());
+  if (config.max_per_category > 0) {
+    pipeline->selectors_.push_back(
+        std::make_unique<rules::CapPerCategory>(config.max_per_category));
+  }
+  pipeline->selectors_.push_back(std::make_unique<rules::TruncateTopN>());
+  return pipeline;
+}
+
+void Pipeline::Run(RecommendContext& context, std::vector<Candidate>& out) const {
+  out.clear();
+  context.source_names = source_names_;
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    const SourceStage& stage = sources_[i];
+    if (context.deadline_us > 0 && SteadyMicros() >= context.deadline_us) {
+      context.degraded = true;  // no source starts work after the deadline
+      continue;
+    }
+    size_t before = out.size();
+    int64_t start_us = SteadyMicros();
+    Status status = stage.source->Fetch(context, stage.k, static_cast<uint8_t>(i), &out);
+    if (!status.ok()) {
+      context.degraded = true;
+      out.resize(before);
+      LOG_WARN("serving", "candidate source ", stage.source->name(),
+               " failed: ", status.ToString());
+    }
+    context.stages.push_back(
+        {stage.source->name(), SteadyMicros() - start_us, static_cast<int>(out.size() - before)});
+  }
+  {
+    StageTimer timer(context, "merge", out);
+    MergeDuplicates(out);
+  }
+  for (const auto& filter : filters_) {
+    StageTimer timer(context, filter->name(), out);
+    filter->Apply(context, out);
+  }
+  {
+    StageTimer timer(context, hydrator_->name(), out);
+    hydrator_->Hydrate(context, out);
+  }
+  {
+    StageTimer timer(context, scorer_->name(), out);
+    scorer_->Score(context, out);
+  }
+  for (const auto& selector : selectors_) {
+    StageTimer timer(context, selector->name(), out);
+    selector->Apply(context, out);
+  }
+}
+
+}  // namespace pulse::serving
