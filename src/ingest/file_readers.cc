@@ -333,19 +333,10 @@ int64_t CreatedAtFromTitle(std::string_view title) {
 }
 
 bool FinishItem(Item* item, std::string* reason) {
-  if (!CheckId(item->item_id, "item_id", reason)) return false;
-  if (item->title.size() > 4096) {
-    *reason = "title is longer than 4096 bytes";
-    return false;
-  }
-  for (const std::string& tag : item->tags) {
-    if (tag.empty() || tag.size() > kMaxIdBytes) {
-      *reason = StrCat("a genre is empty or longer than ", kMaxIdBytes, " bytes");
-      return false;
-    }
-  }
   if (!item->tags.empty()) item->category = item->tags.front();
-  return true;
+  Status status = ValidateItem(*item);
+  if (!status.ok()) *reason = status.message();
+  return status.ok();
 }
 
 void AddGenres(std::string_view genres, Item* item) {

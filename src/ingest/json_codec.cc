@@ -1,5 +1,8 @@
 #include "ingest/json_codec.h"
 
+#include <cmath>
+#include <cstdint>
+
 #include "nlohmann/json.hpp"
 
 namespace pulse::ingest {
@@ -24,6 +27,15 @@ Status GetInt(const json& object, const char* field, bool required, int64_t* out
     if (required) return InvalidArgumentError(StrCat(field, " is required"));
     return OkStatus();
   }
+  // Unsigned values above INT64_MAX would wrap negative in get<int64_t>(): out of range instead.
+  if (it->is_number_unsigned()) {
+    uint64_t value = it->get<uint64_t>();
+    if (value <= static_cast<uint64_t>(INT64_MAX)) {
+      *out = static_cast<int64_t>(value);
+      return OkStatus();
+    }
+    return InvalidArgumentError(StrCat(field, " is out of range"));
+  }
   if (it->is_number_integer()) {
     *out = it->get<int64_t>();
     return OkStatus();
@@ -31,8 +43,9 @@ Status GetInt(const json& object, const char* field, bool required, int64_t* out
   if (it->is_number_float()) {
     double value = it->get<double>();
     // Whole numbers written as 1.7e12 are accepted; fractions and out-of-range values are not.
-    if (value == static_cast<double>(static_cast<int64_t>(value)) && value > -9.2e18 &&
-        value < 9.2e18) {
+    // The range check comes first: converting an out-of-range double to int64_t is undefined.
+    if (value > -9.2e18 && value < 9.2e18 &&
+        value == static_cast<double>(static_cast<int64_t>(value))) {
       *out = static_cast<int64_t>(value);
       return OkStatus();
     }
@@ -70,8 +83,7 @@ Result<Event> EventFromJson(const json& object) {
   RETURN_IF_ERROR(GetString(object, "type", true, &type));
   auto parsed_type = ParseEventType(type);
   if (!parsed_type) {
-    return InvalidArgumentError(
-        "type must be one of view, click, dwell, purchase, impression");
+    return InvalidArgumentError("type must be one of view, click, dwell, purchase, impression");
   }
   event.type = *parsed_type;
   RETURN_IF_ERROR(GetInt(object, "ts", true, &event.ts_ms));
@@ -79,8 +91,11 @@ Result<Event> EventFromJson(const json& object) {
   RETURN_IF_ERROR(GetInt(object, "dwell_ms", false, &event.dwell_ms));
   if (event.dwell_ms < 0) return InvalidArgumentError("dwell_ms must be >= 0");
   if (auto it = object.find("rating"); it != object.end() && !it->is_null()) {
-    if (!it->is_number()) return InvalidArgumentError("rating must be a number");
-    event.rating = it->get<float>();
+    // Bounded so the narrowing to float is defined (1e300 would be undefined behaviour).
+    if (!it->is_number() || !(std::fabs(it->get<double>()) <= 1e6)) {
+      return InvalidArgumentError("rating must be a number between -1e6 and 1e6");
+    }
+    event.rating = static_cast<float>(it->get<double>());
   }
   return event;
 }
@@ -137,8 +152,8 @@ json EventToJson(const Event& event) {
 }
 
 json ItemToJson(const Item& item) {
-  return json{{"item_id", item.item_id},     {"title", item.title},
-              {"category", item.category},   {"tags", item.tags},
+  return json{{"item_id", item.item_id},          {"title", item.title},
+              {"category", item.category},        {"tags", item.tags},
               {"created_at", item.created_at_ms}, {"available", item.available}};
 }
 
