@@ -13,6 +13,11 @@
 // acknowledged event survives kill -9. Item writes are synced.
 // Memory: user histories are cached in memory after first access (the "memory" half of the
 // embedded feature store); everything else is read from RocksDB.
+// NOTE: the history cache is bounded (kMaxCachedHistoryEntries entries in all); beyond that,
+// arbitrary cold users are dropped from memory and re-read from RocksDB on their next access.
+// NOTE: appends serialize on the RocksDB write itself (that keeps the event log gap-free and in
+// sequence order), so with sync=true every AppendEvents call pays its own fsync: batch events, or
+// append with sync=false and call Sync() (bulk import).
 #pragma once
 
 #include <cstdint>
@@ -23,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/status.h"
 #include "core/types.h"
@@ -53,8 +59,17 @@ struct AppendResult {
 
 class DataDir {
  public:
-  // Opens or creates the data directory at `path`.
+  // The on-disk layout this build writes and the newest it can open.
+  static constexpr uint32_t kLayoutVersion = 1;
+  // Upper bound on history entries held in memory across all users (see Memory above).
+  static constexpr size_t kMaxCachedHistoryEntries = 4'000'000;
+
+  // Opens or creates the data directory at `path`. FailedPrecondition when the directory holds a
+  // newer layout than kLayoutVersion or is in use by another process; DataLoss when it is corrupt.
   static Result<std::unique_ptr<DataDir>> Open(const std::string& path, const StoreConfig& config);
+  // As above; `clock` stamps UserHistory::updated_at_ms and must outlive the DataDir.
+  static Result<std::unique_ptr<DataDir>> Open(const std::string& path, const StoreConfig& config,
+                                               const Clock& clock);
   ~DataDir();
   DataDir(const DataDir&) = delete;
   DataDir& operator=(const DataDir&) = delete;
@@ -82,6 +97,9 @@ class DataDir {
   // Visits events in append order; stops at and returns the first non-OK status of `fn`.
   Status ForEachEvent(const std::function<Status(const Event&)>& fn) const;
   uint64_t EventCount() const;
+  // Makes every append acknowledged so far durable (fsyncs the RocksDB WAL). For bulk importers
+  // that append with sync=false; an error means some of those events may be lost on a crash.
+  Status Sync();
 
   // ---- users ----
   // An empty history (events_total 0) for a user never seen.
