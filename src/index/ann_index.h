@@ -5,8 +5,27 @@
 // Thread-safety: Search is safe from many threads at once on a built or loaded index; Build,
 // Load and Save are not concurrent with anything on the same object. Serving never mutates an
 // index: a new one is built elsewhere and swapped in whole (see serving's model snapshot).
-// Failures: FAISS throws; this adapter converts every exception into a Status.
+// Failures: FAISS throws; this adapter converts every exception into a Status. A missing file is
+// NotFound; a truncated or corrupt one is DataLoss, never a crash: before FAISS reads a file its
+// layout is walked and every length field is checked against the file size (so a corrupt length
+// cannot trigger a huge allocation), and after reading, the HNSW graph is checked (every neighbour
+// id in range) so a flipped byte cannot make Search read out of bounds. Float payload corruption
+// is not detectable here; model bundles (rollout/model_bundle.h) checksum every file.
 // Latency budget: one Search with k<=500 on 100K x 64 should stay well under 1 ms.
+//
+// NOTE (OpenMP): FAISS opens an OpenMP parallel region even for one query. HNSW parallelises over
+// queries, so one thread does the work while the others are forked, allocate a visited table,
+// and are joined (then spin-wait); inside a multi-threaded server every calling thread would also
+// get its own OpenMP pool. So Search limits OpenMP to one thread for its own call (the caller's
+// setting is restored). Measured with bench/ann_bench.cc (100K x 64, 200 Gaussian clusters,
+// k=200, default config, 2 vCPUs shared with other jobs, median per query):
+//   HNSW, 1 caller:   1 OpenMP thread 423 us  vs  OpenMP default 12.9 ms (8-20 ms across runs)
+//   HNSW, 2 callers:  1 OpenMP thread 481 us  vs  OpenMP default 866 us
+//   flat, 1 caller:   3.41 ms either way (FAISS's flat path already uses min(queries, threads))
+// With the OpenMP default, OMP_WAIT_POLICY=passive gave 537 us and =active 417 us (but burns a
+// core per pool): the cost is the fork/join and waiting for a worker on a busy core, not search.
+// Recall@200 vs flat on the same data: 0.82 at ef_search 256 (default), 0.86 at 512 (952 us).
+// Build keeps the OpenMP default (all cores): it is an offline step.
 #pragma once
 
 #include <cstdint>
@@ -30,20 +49,32 @@ class AnnIndex {
   virtual ~AnnIndex() = default;
 
   // Builds an index of `n` row-major vectors of `dim` floats. config.type: "hnsw" or "flat".
+  // InvalidArgument on a bad config, dim < 1, n > 2^31-1 or a non-finite component. n == 0 is
+  // allowed (every Search returns nothing). HNSW insertion order is fixed but insertion runs on
+  // all OpenMP threads, so the graph (not the exact vectors) may vary slightly between runs.
   static Result<std::unique_ptr<AnnIndex>> Build(const float* vectors, size_t n, int dim,
                                                  const IndexConfig& config);
   // Reads an index written by Save. ef_search comes from `config` (a search-time knob).
-  static Result<std::unique_ptr<AnnIndex>> Load(const std::string& path,
-                                                const IndexConfig& config);
+  // NotFound when `path` does not exist; DataLoss when it is truncated, corrupt or not a FAISS
+  // flat/HNSW inner-product index; FailedPrecondition when it holds a different kind of index
+  // than config.type; InvalidArgument for a bad config or a path that is not a regular file.
+  static Result<std::unique_ptr<AnnIndex>> Load(const std::string& path, const IndexConfig& config);
+  // Writes the index with faiss::write_index and fsyncs it. Not atomic: callers that need
+  // atomicity write into a temporary directory and rename (as model bundles do).
   virtual Status Save(const std::string& path) const = 0;
 
   // Top-k neighbours of `query` (dim floats), best first; fewer when the index is smaller.
-  // `out` is cleared first. InvalidArgument when k < 1.
+  // `out` is cleared first. InvalidArgument when k < 1 or the query has a non-finite component.
   virtual Status Search(const float* query, int k, std::vector<Neighbor>* out) const = 0;
 
   virtual int dim() const = 0;
   virtual size_t size() const = 0;
   virtual std::string type() const = 0;
+
+  // How many OpenMP threads one Search may use: 1 (the default, see the NOTE above) or 0 for
+  // "whatever OpenMP would use" (bench/ann_bench.cc compares the two). Safe to call concurrently
+  // with Search. Implementations without OpenMP ignore it.
+  virtual void SetSearchOmpThreadsForTest(int threads) { (void)threads; }
 };
 
 }  // namespace pulse::index
