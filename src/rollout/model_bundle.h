@@ -10,10 +10,15 @@
 //   item_popularity.f32 items float32: decayed engagement weight in the training data
 //   index.faiss         the ANN index over item_factors (index/ann_index.h)
 // Versions are "v" + 6 digits, increasing ("v000001"); ordering by name is ordering by age.
-// A bundle is written to a temporary directory and renamed into place, so a reader never sees a
-// half-written one; a bundle whose checksums do not match is refused with DataLoss.
+// A bundle is written to a temporary directory (<models_dir>/.tmp-<random>/, every file and the
+// directory fsync'd) and renamed into place without replacing anything, so a reader never sees a
+// half-written one and concurrent writers get distinct versions. A crash may leave a .tmp-*
+// directory behind; readers ignore it. A bundle whose checksums or sizes do not match is refused
+// with DataLoss. Byte layout and manifest keys: docs/design/model-bundle.md.
 //
 // Thread-safety: a loaded ModelBundle is immutable and shared read-only (shared_ptr<const>).
+// Write, Load and List may run concurrently from any threads or processes.
+// Ids are personal data: error messages name files and line numbers, never ids.
 #pragma once
 
 #include <cstdint>
@@ -51,15 +56,29 @@ struct ModelBundle {
 };
 
 // Writes `bundle` as the next version under `models_dir` (created if missing). On success sets
-// bundle.version and bundle.dir and returns the version.
+// bundle.version and bundle.dir (and created_at_ms to now when it was 0) and returns the version.
+// InvalidArgument when the bundle is inconsistent (factor sizes vs counts x dim, index size or
+// dim, an empty id or one with a control character, non-finite values, manifest_extra_json not
+// a JSON object); I/O failures map errno (ENOSPC -> ResourceExhausted, EACCES ->
+// PermissionDenied, ...). On failure nothing is left under models_dir.
 Result<std::string> WriteModelBundle(const std::string& models_dir, ModelBundle& bundle);
 
-// Loads and verifies the bundle in `bundle_dir`. DataLoss on checksum or size mismatch,
-// NotFound when the directory or manifest is missing.
+// Loads and verifies the bundle in `bundle_dir`: every file listed in the manifest must match
+// its size and SHA-256, factor sizes must match counts x dim, ids must be unique. DataLoss
+// (naming the file) on any mismatch or a manifest that is not valid JSON / lacks a key;
+// NotFound when the directory or manifest is missing; FailedPrecondition for a format_version
+// this build does not read. The index kind comes from the manifest; `index_config` supplies
+// search-time knobs (hnsw_ef_search). version = the directory name when it is a version name,
+// else the manifest's "version".
 Result<std::shared_ptr<const ModelBundle>> LoadModelBundle(const std::string& bundle_dir,
                                                            const IndexConfig& index_config);
 
-// Versions present under `models_dir`, oldest first (empty when none or no directory).
+// The manifest text of the bundle in `bundle_dir` (for `pulse models show`). NotFound when the
+// directory or manifest is missing, DataLoss when it is not valid JSON. Checks nothing else.
+Result<std::string> ReadManifestJson(const std::string& bundle_dir);
+
+// Versions present under `models_dir`, oldest first (empty when none or no directory): directories
+// named v + 6 digits that hold a manifest.json. Unverified (Load checks).
 std::vector<std::string> ListModelVersions(const std::string& models_dir);
 
 }  // namespace pulse::rollout
