@@ -141,16 +141,16 @@ TEST_F(FileReadersTest, VariantSniffedFromContentWhenNameIsUnknown) {
 
 TEST_F(FileReadersTest, MalformedMovieLensLinesReportedWithLineNumbers) {
   auto r = ReadEvents("u.data",
-                      "1\t2\t3\t100\n"          // 1 ok
-                      "1\t2\t3\n"               // 2 too few fields
-                      "1\t2\tx\t100\n"          // 3 bad rating
-                      "1\t2\t3\t-5\n"           // 4 negative ts
-                      "\t2\t3\t100\n"           // 5 empty user
-                      "\n"                      // 6 blank, skipped
-                      "1\t2\t3\t1.5\n"          // 7 fractional seconds
-                      "1\t2\tnan\t100\n"        // 8 nan rating
+                      "1\t2\t3\t100\n"             // 1 ok
+                      "1\t2\t3\n"                  // 2 too few fields
+                      "1\t2\tx\t100\n"             // 3 bad rating
+                      "1\t2\t3\t-5\n"              // 4 negative ts
+                      "\t2\t3\t100\n"              // 5 empty user
+                      "\n"                         // 6 blank, skipped
+                      "1\t2\t3\t1.5\n"             // 7 fractional seconds
+                      "1\t2\tnan\t100\n"           // 8 nan rating
                       "1\t2\t3\t99999999999999\n"  // 9 absurd ts
-                      "7\t8\t4\t200\n");        // 10 ok
+                      "7\t8\t4\t200\n");           // 10 ok
   ASSERT_THAT(r.status, IsOk());
   ASSERT_EQ(r.events.size(), 2u);
   EXPECT_EQ(r.events[1].user_id, "7");
@@ -170,7 +170,8 @@ TEST_F(FileReadersTest, CrlfAndMissingTrailingNewline) {
   EXPECT_EQ(r.events[1].user_id, "4");
   EXPECT_EQ(r.events[1].ts_ms, 200000);
 
-  auto csv = ReadEvents("ratings.csv", "\xEF\xBB\xBFuserId,movieId,rating,timestamp\r\n1,2,3,4\r\n");
+  auto csv =
+      ReadEvents("ratings.csv", "\xEF\xBB\xBFuserId,movieId,rating,timestamp\r\n1,2,3,4\r\n");
   ASSERT_THAT(csv.status, IsOk());
   EXPECT_THAT(csv.errors, IsEmpty());
   ASSERT_EQ(csv.events.size(), 1u);
@@ -195,8 +196,7 @@ TEST_F(FileReadersTest, MissingFileIsNotFound) {
       [](const LineError&) {});
   EXPECT_THAT(status, StatusIs(StatusCode::kNotFound, "nope.jsonl"));
   Status dir_status = ReadItemsFile(
-      dir_.path(), FileFormat::kJsonl, [](Item&&) { return OkStatus(); },
-      [](const LineError&) {});
+      dir_.path(), FileFormat::kJsonl, [](Item&&) { return OkStatus(); }, [](const LineError&) {});
   EXPECT_FALSE(dir_status.ok());
 }
 
@@ -238,15 +238,16 @@ TEST_F(FileReadersTest, OverlongLineIsReportedAndSkipped) {
 }
 
 TEST_F(FileReadersTest, JsonlEvents) {
-  auto r = ReadEvents("events.jsonl",
-                      R"({"user_id":"u1","item_id":"i1","type":"click","ts":1700000000000})"
-                      "\n"
-                      "not json\n"
-                      "\n"
-                      R"({"user_id":"u1","item_id":"i2","type":"teleport","ts":1})"
-                      "\r\n"
-                      R"({"event_id":"e9","user_id":"u2","item_id":"i2","type":"dwell","ts":5,"dwell_ms":300})",
-                      FileFormat::kJsonl);
+  auto r = ReadEvents(
+      "events.jsonl",
+      R"({"user_id":"u1","item_id":"i1","type":"click","ts":1700000000000})"
+      "\n"
+      "not json\n"
+      "\n"
+      R"({"user_id":"u1","item_id":"i2","type":"teleport","ts":1})"
+      "\r\n"
+      R"({"event_id":"e9","user_id":"u2","item_id":"i2","type":"dwell","ts":5,"dwell_ms":300})",
+      FileFormat::kJsonl);
   ASSERT_THAT(r.status, IsOk());
   ASSERT_EQ(r.events.size(), 2u);
   EXPECT_EQ(r.events[0].type, EventType::kClick);

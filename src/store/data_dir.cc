@@ -242,6 +242,10 @@ Result<std::unique_ptr<DataDir>> DataDir::Open(const std::string& path, const St
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   rocksdb::ColumnFamilyOptions cf_options(options);
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Most event-id and user lookups on the write path hit the memtable and miss (new ids, new
+  // users): a memtable bloom filter answers those without walking the skiplist.
+  cf_options.memtable_whole_key_filtering = true;
+  cf_options.memtable_prefix_bloom_size_ratio = 0.05;
 
   // Open every column family present (a newer layout may have more) so the version check, not a
   // RocksDB error about unopened families, is what explains a refusal.
