@@ -78,14 +78,17 @@ Status ParseStore(const YAML::Node& node, StoreConfig* c) {
 
 Status ParseTrain(const YAML::Node& node, TrainConfig* c) {
   const std::string p = "train";
-  RETURN_IF_ERROR(
-      CheckKeys(node, p, {"factors", "iterations", "regularization", "alpha", "threads", "seed"}));
+  RETURN_IF_ERROR(CheckKeys(node, p,
+                            {"factors", "iterations", "regularization", "alpha", "threads", "seed",
+                             "solver", "cg_steps"}));
   RETURN_IF_ERROR(ReadInt(node, p, "factors", &c->factors));
   RETURN_IF_ERROR(ReadInt(node, p, "iterations", &c->iterations));
   RETURN_IF_ERROR(ReadDouble(node, p, "regularization", &c->regularization));
   RETURN_IF_ERROR(ReadDouble(node, p, "alpha", &c->alpha));
   RETURN_IF_ERROR(ReadInt(node, p, "threads", &c->threads));
   RETURN_IF_ERROR(ReadInt(node, p, "seed", &c->seed));
+  RETURN_IF_ERROR(ReadString(node, p, "solver", &c->solver));
+  RETURN_IF_ERROR(ReadInt(node, p, "cg_steps", &c->cg_steps));
   return OkStatus();
 }
 
@@ -167,6 +170,12 @@ Status ValidateConfig(const Config& c) {
   if (c.train.regularization < 0) return bad("train.regularization: must be >= 0");
   if (c.train.alpha < 0) return bad("train.alpha: must be >= 0");
   if (c.train.threads < 0) return bad("train.threads: must be >= 0");
+  if (c.train.solver != "cg" && c.train.solver != "cholesky") {
+    return bad("train.solver: expected cg or cholesky");
+  }
+  if (c.train.cg_steps < 1 || c.train.cg_steps > 100) {
+    return bad("train.cg_steps: must be in 1..100");
+  }
   if (c.index.type != "hnsw" && c.index.type != "flat") {
     return bad("index.type: expected hnsw or flat");
   }

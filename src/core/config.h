@@ -28,10 +28,14 @@ struct ServerConfig {
 struct TrainConfig {
   int factors = 64;
   int iterations = 15;
-  double regularization = 0.05;  // scaled by each row's interaction count (frequency-scaled)
-  double alpha = 10.0;           // confidence = 1 + alpha * log1p(weight)
-  int threads = 0;               // 0 = all cores
+  double regularization = 0.5;  // scaled by each row's interaction count (frequency-scaled)
+  double alpha = 5.0;           // confidence = 1 + alpha * log1p(weight)
+  int threads = 0;              // 0 = all cores
   uint64_t seed = 42;
+  // Row solver: "cg" (a few conjugate-gradient steps, warm-started; fast) or "cholesky" (exact).
+  // The last user half-step is always exact, so user vectors match serving's fold-in.
+  std::string solver = "cg";
+  int cg_steps = 3;
 };
 
 struct IndexConfig {
