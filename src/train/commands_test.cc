@@ -12,7 +12,6 @@
 #include "store/data_dir.h"
 #include "testing/test_util.h"
 #include "tools/synthetic.h"
-#include "train/als.h"
 
 namespace pulse::train {
 namespace {
@@ -76,10 +75,6 @@ TEST(TrainCommandTest, WritesALoadableBundle) {
   EXPECT_EQ(extra["training"]["factors"], 16);
   EXPECT_LT(extra["data"]["min_event_ts_ms"].get<int64_t>(),
             extra["data"]["max_event_ts_ms"].get<int64_t>());
-
-  // The bundle's vectors serve fold-in: a user's trained vector is its fold-in.
-  std::vector<float> gramian = ComputeGramian(b.item_factors.data(), b.items.size(), b.dim);
-  EXPECT_EQ(gramian.size(), 256u);
 
   // A second run writes the next version.
   ::testing::internal::CaptureStdout();
