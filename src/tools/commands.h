@@ -5,7 +5,7 @@
 //     the counts. Every user gets at least 5 events, so E is raised to 5 * N when smaller.
 //   pulse import --data-dir DIR [--items FILE] [--events FILE] [--format jsonl|movielens]
 //                [--config FILE]
-//     Loads items, then events, into the data dir: events in batches of 10,000 appended without
+//     Loads items, then events, into the data dir: events in batches of 50,000 appended without
 //     fsync, then one Sync() at the end. Prints items/events imported, duplicates (events whose
 //     event_id was already stored) and rejected lines with their file and line number (the first
 //     20, then "... and N more"): no line is dropped silently. Rejected lines do not fail the
