@@ -1,0 +1,331 @@
+#include "serving/engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+#include <random>
+
+#include "core/log.h"
+#include "ingest/json_codec.h"
+#include "nlohmann/json.hpp"
+#include "train/als.h"
+
+namespace pulse::serving {
+namespace {
+
+using candidates::Candidate;
+using candidates::RecommendContext;
+using candidates::UserVectorKind;
+
+int64_t SteadyMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Category ids are a hash of the name, so catalog writes never mutate a shared dictionary.
+uint32_t CategoryId(std::string_view category) {
+  if (category.empty()) return candidates::ItemTable::kNoCategory;
+  uint32_t hash = 2166136261u;
+  for (unsigned char c : category) hash = (hash ^ c) * 16777619u;
+  return hash == candidates::ItemTable::kNoCategory ? 1 : hash;
+}
+
+// 32 random hex characters from a per-thread generator.
+std::string RandomHex(int chars) {
+  thread_local std::mt19937_64 rng(std::random_device{}() ^
+                                   std::hash<std::thread::id>{}(std::this_thread::get_id()));
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(static_cast<size_t>(chars), '0');
+  uint64_t bits = 0;
+  for (int i = 0; i < chars; ++i) {
+    if (i % 16 == 0) bits = rng();
+    out[static_cast<size_t>(i)] = kHex[bits & 0xf];
+    bits >>= 4;
+  }
+  return out;
+}
+
+// The training parameters recorded in the bundle's manifest (extra.training), over `fallback`.
+TrainConfig TrainingParameters(const rollout::ModelBundle& model, const TrainConfig& fallback) {
+  TrainConfig config = fallback;
+  nlohmann::json extra = nlohmann::json::parse(model.manifest_extra_json, nullptr, false);
+  if (!extra.is_object()) return config;
+  auto training = extra.find("training");
+  if (training == extra.end() || !training->is_object()) return config;
+  if (auto alpha = training->find("alpha"); alpha != training->end() && alpha->is_number()) {
+    config.alpha = alpha->get<double>();
+  }
+  if (auto reg = training->find("regularization"); reg != training->end() && reg->is_number()) {
+    config.regularization = reg->get<double>();
+  }
+  return config;
+}
+
+}  // namespace
+
+Engine::Engine(const Config& config, store::DataDir* data_dir, const Clock* clock,
+               std::unique_ptr<Pipeline> pipeline)
+    : config_(config),
+      data_dir_(data_dir),
+      clock_(clock != nullptr ? *clock : SystemClock::Get()),
+      pipeline_(std::move(pipeline)) {}
+
+Engine::~Engine() { StopModelWatcher(); }
+
+Result<std::unique_ptr<Engine>> Engine::Create(const Config& config, store::DataDir* data_dir,
+                                               const Clock* clock) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Pipeline> pipeline, Pipeline::Create(config.pipeline));
+  std::unique_ptr<Engine> engine(new Engine(config, data_dir, clock, std::move(pipeline)));
+  auto reloaded = engine->ReloadModelIfNewer();
+  if (!reloaded.ok()) {
+    LOG_WARN("serving", "no usable model bundle at start-up: ", reloaded.status().ToString());
+  }
+  return engine;
+}
+
+Result<std::shared_ptr<const ServingSnapshot>> Engine::BuildSnapshot(
+    std::shared_ptr<const rollout::ModelBundle> model) {
+  auto snapshot = std::make_shared<ServingSnapshot>();
+  const size_t n_items = model->items.size();
+  snapshot->items = std::make_unique<candidates::ItemTable>(n_items);
+  for (DenseId i = 0; i < n_items; ++i) {
+    ASSIGN_OR_RETURN(std::optional<Item> item, data_dir_->GetItem(model->items.Name(i)));
+    // Items seen in events but never described in the catalog serve with unknown metadata.
+    if (!item) continue;
+    snapshot->items->set_available(i, item->available);
+    snapshot->items->set_category(i, CategoryId(item->category));
+    snapshot->items->set_created_at_ms(i, item->created_at_ms);
+  }
+  snapshot->fold_in = TrainingParameters(*model, config_.train);
+  snapshot->gramian = train::ComputeGramian(model->item_factors.data(), n_items, model->dim);
+  snapshot->popular_items.resize(n_items);
+  std::iota(snapshot->popular_items.begin(), snapshot->popular_items.end(), 0);
+  const auto& popularity = model->item_popularity;
+  std::stable_sort(snapshot->popular_items.begin(), snapshot->popular_items.end(),
+                   [&](DenseId a, DenseId b) { return popularity[a] > popularity[b]; });
+  // The popular source never needs more than a few thousand; keep the head only.
+  snapshot->popular_items.resize(std::min<size_t>(n_items, 10000));
+  snapshot->model = std::move(model);
+  return std::shared_ptr<const ServingSnapshot>(std::move(snapshot));
+}
+
+Result<bool> Engine::ReloadModelIfNewer() {
+  std::lock_guard<std::mutex> reload_lock(reload_mu_);
+  std::vector<std::string> versions = rollout::ListModelVersions(data_dir_->models_dir());
+  if (versions.empty()) return NotFoundError("no model bundle yet (run `pulse train`)");
+  auto current = snapshot_.load();
+  // Newest first; a bundle that fails verification is skipped in favour of the next older one.
+  for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
+    if (current && current->model->version >= *it) return false;
+    if (refused_versions_.count(*it)) continue;
+    auto model = rollout::LoadModelBundle(data_dir_->models_dir() + "/" + *it, config_.index);
+    if (!model.ok()) {
+      LOG_ERROR("serving", "refusing model bundle ", *it, ": ", model.status().ToString());
+      refused_versions_.insert(*it);  // verified once; not re-read on every poll
+      continue;
+    }
+    std::lock_guard<std::mutex> lock(catalog_mu_);
+    ASSIGN_OR_RETURN(auto snapshot, BuildSnapshot(std::move(model).value()));
+    snapshot_.store(snapshot);
+    LOG_INFO("serving", "serving model ", *it, " (", snapshot->model->items.size(), " items, ",
+             snapshot->model->users.size(), " users)");
+    return true;
+  }
+  return current ? Result<bool>(false)
+                 : Result<bool>(FailedPreconditionError("no loadable model bundle"));
+}
+
+void Engine::StartModelWatcher() {
+  std::lock_guard<std::mutex> lock(watcher_mu_);
+  if (watcher_.joinable() || config_.server.model_poll_ms <= 0) return;
+  watcher_stop_ = false;
+  watcher_ = std::thread([this] {
+    std::unique_lock<std::mutex> wait_lock(watcher_mu_);
+    while (!watcher_cv_.wait_for(wait_lock, std::chrono::milliseconds(config_.server.model_poll_ms),
+                                 [this] { return watcher_stop_; })) {
+      wait_lock.unlock();
+      auto reloaded = ReloadModelIfNewer();
+      if (!reloaded.ok() && reloaded.status().code() != StatusCode::kNotFound) {
+        LOG_WARN("serving", "model reload failed: ", reloaded.status().ToString());
+      }
+      wait_lock.lock();
+    }
+  });
+}
+
+void Engine::StopModelWatcher() {
+  {
+    std::lock_guard<std::mutex> lock(watcher_mu_);
+    watcher_stop_ = true;
+  }
+  watcher_cv_.notify_all();
+  if (watcher_.joinable()) watcher_.join();
+}
+
+Status Engine::PrepareUser(const ServingSnapshot& snapshot, const RecommendRequest& request,
+                           RecommendContext& context) {
+  const rollout::ModelBundle& model = *snapshot.model;
+  ASSIGN_OR_RETURN(store::UserHistory history, data_dir_->GetUserHistory(request.user_id));
+  const size_t fold_in_limit = static_cast<size_t>(config_.pipeline.fold_in_items);
+  std::vector<float> weights;
+  weights.reserve(std::min(history.recent.size(), fold_in_limit));
+  context.seen_items.reserve(history.recent.size());
+  for (const store::HistoryEntry& entry : history.recent) {
+    std::optional<DenseId> item = model.items.Find(entry.item_id);
+    if (!item) continue;  // an item newer than the model: not in its vector space
+    context.seen_items.push_back(*item);
+    if (context.recent_items.size() < fold_in_limit) {
+      context.recent_items.push_back(*item);
+      weights.push_back(train::InteractionWeight(entry.type, 0));
+    }
+  }
+  std::sort(context.seen_items.begin(), context.seen_items.end());
+
+  context.user_vector.assign(static_cast<size_t>(model.dim), 0.0f);
+  if (!context.recent_items.empty()) {
+    // The user's latest events, folded into the model's space: reflects what they did seconds
+    // ago without waiting for a retrain.
+    train::FoldInUser(model.item_factors.data(), model.dim, snapshot.gramian.data(),
+                      context.recent_items, weights, snapshot.fold_in, context.user_vector.data());
+    context.vector_kind = UserVectorKind::kRecentItems;
+  } else if (std::optional<DenseId> user = model.users.Find(request.user_id)) {
+    std::copy_n(model.UserVector(*user), model.dim, context.user_vector.begin());
+    context.vector_kind = UserVectorKind::kTrained;
+  }
+
+  for (const std::string& id : request.exclude) {
+    if (std::optional<DenseId> item = model.items.Find(id)) context.excluded_items.push_back(*item);
+  }
+  std::sort(context.excluded_items.begin(), context.excluded_items.end());
+  return OkStatus();
+}
+
+Result<RecommendResponse> Engine::Recommend(const RecommendRequest& request) {
+  const int64_t start_us = SteadyMicros();
+  RETURN_IF_ERROR(ValidateRecommendRequest(request));
+  std::shared_ptr<const ServingSnapshot> snapshot = snapshot_.load();
+  if (!snapshot) return FailedPreconditionError("no model loaded yet (run `pulse train`)");
+
+  RecommendContext context;
+  context.model = snapshot->model.get();
+  context.items = snapshot->items.get();
+  context.popular_items = snapshot->popular_items;
+  context.n = request.n.value_or(config_.pipeline.default_n);
+  context.now_ms = clock_.NowMillis();
+  context.debug = request.debug;
+  {
+    const int64_t user_start_us = SteadyMicros();
+    RETURN_IF_ERROR(WithContext(PrepareUser(*snapshot, request, context), "reading user state"));
+    context.stages.push_back(
+        {"user", SteadyMicros() - user_start_us, static_cast<int>(context.recent_items.size())});
+  }
+
+  // Reused per thread: the candidate list is the largest per-request buffer.
+  thread_local std::vector<Candidate> ranked;
+  pipeline_->Run(context, ranked);
+
+  RecommendResponse response;
+  response.request_id = RandomHex(32);
+  response.model_version = snapshot->model->version;
+  response.degraded = context.degraded;
+  response.items.reserve(ranked.size());
+  for (const Candidate& candidate : ranked) {
+    RecommendedItem item;
+    item.item_id = snapshot->model->items.Name(candidate.item);
+    item.score = candidate.score;
+    item.explanation_id = std::string(candidate.explanation);
+    item.source = pipeline_->source_names()[candidate.source];
+    response.items.push_back(std::move(item));
+  }
+  if (request.debug) {
+    RecommendDebug debug;
+    debug.trace_id = request.trace_id.empty() ? RandomHex(32) : request.trace_id;
+    for (const candidates::StageTrace& stage : context.stages) {
+      debug.stages.push_back({std::string(stage.name), stage.duration_us, stage.candidates});
+    }
+    debug.stages.push_back(
+        {"total", SteadyMicros() - start_us, static_cast<int>(response.items.size())});
+    for (const candidates::RemovedCandidate& removed : context.removed) {
+      debug.removed.push_back({snapshot->model->items.Name(removed.item),
+                               std::string(removed.filter), std::string(removed.reason)});
+    }
+    debug.model_version = snapshot->model->version;
+    debug.index_version = StrCat(snapshot->model->version, "/", snapshot->model->index->type());
+    response.debug = std::move(debug);
+  }
+  return response;
+}
+
+Result<UpsertResult> Engine::UpsertItems(std::vector<Item> items) {
+  UpsertResult result;
+  std::vector<Item> valid;
+  valid.reserve(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    Status status = ingest::ValidateItem(items[i]);
+    if (!status.ok()) {
+      result.rejected.emplace_back(static_cast<int>(i), status.message());
+    } else {
+      valid.push_back(std::move(items[i]));
+    }
+  }
+  if (valid.empty()) return result;
+  std::lock_guard<std::mutex> lock(catalog_mu_);
+  RETURN_IF_ERROR(data_dir_->PutItems(valid));
+  if (auto snapshot = snapshot_.load()) {
+    for (const Item& item : valid) {
+      if (auto dense = snapshot->model->items.Find(item.item_id)) {
+        snapshot->items->set_available(*dense, item.available);
+      }
+    }
+  }
+  result.upserted = static_cast<int>(valid.size());
+  return result;
+}
+
+Status Engine::DeleteItem(std::string_view item_id) {
+  RETURN_IF_ERROR(ingest::ValidateId(item_id, "item_id"));
+  std::lock_guard<std::mutex> lock(catalog_mu_);
+  auto snapshot = snapshot_.load();
+  std::optional<DenseId> dense;
+  if (snapshot) dense = snapshot->model->items.Find(item_id);
+  ASSIGN_OR_RETURN(std::optional<Item> stored, data_dir_->GetItem(item_id));
+  // Items known only from events (never upserted) are deletable too.
+  if (!stored && !dense) return NotFoundError("item not found");
+  // A tombstone (available=false), not a removal: an item absent from the catalog serves with
+  // unknown metadata, so a removed item would come back after a restart.
+  Item tombstone = stored ? *std::move(stored) : Item{};
+  tombstone.item_id = std::string(item_id);
+  tombstone.available = false;
+  RETURN_IF_ERROR(data_dir_->PutItems({tombstone}));
+  if (dense) snapshot->items->set_available(*dense, false);
+  return OkStatus();
+}
+
+Result<Item> Engine::GetItem(std::string_view item_id) {
+  RETURN_IF_ERROR(ingest::ValidateId(item_id, "item_id"));
+  ASSIGN_OR_RETURN(std::optional<Item> item, data_dir_->GetItem(item_id));
+  if (!item) return NotFoundError("item not found");
+  return *std::move(item);
+}
+
+Result<UserFeatures> Engine::GetUserFeatures(std::string_view user_id) {
+  RETURN_IF_ERROR(ingest::ValidateId(user_id, "user_id"));
+  UserFeatures features;
+  features.user_id = std::string(user_id);
+  ASSIGN_OR_RETURN(features.history, data_dir_->GetUserHistory(user_id));
+  return features;
+}
+
+Readiness Engine::GetReadiness() {
+  Readiness readiness;
+  if (auto snapshot = snapshot_.load()) {
+    readiness.ready = true;
+    readiness.model_version = snapshot->model->version;
+  } else {
+    readiness.reason = "no model loaded yet (run `pulse train`)";
+  }
+  return readiness;
+}
+
+}  // namespace pulse::serving

@@ -1,0 +1,97 @@
+// serving/engine.h — the serving engine: the PulseService behind both API front ends.
+//
+// It owns the active ServingSnapshot (model bundle + item table + precomputed per-model data),
+// reads user histories from the embedded store, and runs the Pipeline per request.
+//
+// Snapshots: requests take a shared_ptr to the current snapshot at their start and finish on it,
+// so a model swap never drops or mixes a request (hot swap: atomic<shared_ptr>, no lock on the
+// read path). A background watcher loads a newer bundle from <data-dir>/models when one appears;
+// a bundle that fails verification is refused with a log line and the old one keeps serving.
+//
+// Catalog writes (upsert/delete) go to the store and flip the item's availability flag in the
+// current snapshot, so a deleted item is never recommended from the next request on; catalog
+// writes and snapshot swaps are serialized so neither loses the other's change. A delete stores
+// a tombstone (available=false) so the item stays deleted across restarts and retrains.
+//
+// Thread-safety: every public method may be called concurrently.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "candidates/context.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "rollout/model_bundle.h"
+#include "serving/pipeline.h"
+#include "serving/service.h"
+#include "store/data_dir.h"
+
+namespace pulse::serving {
+
+// Everything a request needs that changes only with the model.
+struct ServingSnapshot {
+  std::shared_ptr<const rollout::ModelBundle> model;
+  std::unique_ptr<candidates::ItemTable> items;  // availability flags mutate in place
+  std::vector<float> gramian;                    // YᵀY of the item factors, for fold-in
+  std::vector<DenseId> popular_items;            // by popularity, most popular first
+  // The confidence/regularization the bundle was trained with: fold-in must solve the same
+  // problem as training did, whatever this server's own config says.
+  TrainConfig fold_in;
+};
+
+class Engine final : public PulseService {
+ public:
+  // `data_dir` must outlive the engine. Loads the newest model bundle when there is one; without
+  // one the engine runs but is not ready (Recommend → FailedPrecondition).
+  static Result<std::unique_ptr<Engine>> Create(const Config& config, store::DataDir* data_dir,
+                                                const Clock* clock = nullptr);
+  ~Engine() override;
+
+  // Loads the newest bundle when it is newer than the serving one. Returns whether it swapped.
+  Result<bool> ReloadModelIfNewer();
+  // Polls for newer bundles every config.server.model_poll_ms on a background thread.
+  void StartModelWatcher();
+  void StopModelWatcher();
+
+  Result<RecommendResponse> Recommend(const RecommendRequest& request) override;
+  Result<UpsertResult> UpsertItems(std::vector<Item> items) override;
+  Status DeleteItem(std::string_view item_id) override;
+  Result<Item> GetItem(std::string_view item_id) override;
+  Result<UserFeatures> GetUserFeatures(std::string_view user_id) override;
+  Readiness GetReadiness() override;
+
+  std::shared_ptr<const ServingSnapshot> snapshot() const { return snapshot_.load(); }
+
+ private:
+  Engine(const Config& config, store::DataDir* data_dir, const Clock* clock,
+         std::unique_ptr<Pipeline> pipeline);
+  Result<std::shared_ptr<const ServingSnapshot>> BuildSnapshot(
+      std::shared_ptr<const rollout::ModelBundle> model);
+  // Fills the user-dependent inputs of the context (history, seen set, user vector).
+  Status PrepareUser(const ServingSnapshot& snapshot, const RecommendRequest& request,
+                     candidates::RecommendContext& context);
+
+  const Config config_;
+  store::DataDir* const data_dir_;
+  const Clock& clock_;
+  const std::unique_ptr<Pipeline> pipeline_;
+  std::atomic<std::shared_ptr<const ServingSnapshot>> snapshot_;
+  std::mutex catalog_mu_;  // serializes catalog writes with snapshot swaps
+  std::mutex reload_mu_;   // one reload at a time
+  std::set<std::string>
+      refused_versions_;  // bundles that failed verification (guarded by reload_mu_)
+
+  std::mutex watcher_mu_;
+  std::condition_variable watcher_cv_;
+  bool watcher_stop_ = false;
+  std::thread watcher_;
+};
+
+}  // namespace pulse::serving

@@ -1,0 +1,249 @@
+#include "serving/engine.h"
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "index/ann_index.h"
+#include "testing/test_util.h"
+
+namespace pulse::serving {
+namespace {
+
+using ::pulse::testing::IsOk;
+using ::pulse::testing::StatusIs;
+
+// Items i0..i9 in cluster A (first axis), i10..i19 in cluster B (second axis); popularity
+// favours cluster B so "popular" and "personal" disagree for a cluster-A user.
+rollout::ModelBundle MakeBundle(int dim = 4) {
+  rollout::ModelBundle bundle;
+  bundle.dim = dim;
+  for (int i = 0; i < 20; ++i) {
+    bundle.items.Intern("i" + std::to_string(i));
+    for (int d = 0; d < dim; ++d) {
+      float value = (d == (i < 10 ? 0 : 1)) ? 1.0f : 0.0f;
+      value += 0.01f * static_cast<float>((i * 7 + d) % 5);
+      bundle.item_factors.push_back(value);
+    }
+    bundle.item_popularity.push_back(i < 10 ? 1.0f + i : 100.0f + i);
+  }
+  bundle.users.Intern("trained-only");
+  for (int d = 0; d < dim; ++d) bundle.user_factors.push_back(d == 1 ? 1.0f : 0.0f);
+  IndexConfig index_config;
+  index_config.type = "flat";
+  bundle.index = index::AnnIndex::Build(bundle.item_factors.data(), 20, dim, index_config).value();
+  return bundle;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_.data_dir = dir_.Sub("data");
+    config_.index.type = "flat";
+    config_.server.model_poll_ms = 0;
+    data_dir_ = store::DataDir::Open(config_.data_dir, config_.store).value();
+    std::vector<Event> events;
+    for (int i : {0, 1, 2}) {
+      Event e;
+      e.user_id = "alice";
+      e.item_id = "i" + std::to_string(i);
+      e.type = EventType::kClick;
+      e.ts_ms = 1000 + i;
+      events.push_back(e);
+    }
+    ASSERT_THAT(data_dir_->AppendEvents(events, true), IsOk());
+  }
+
+  void WriteBundle() {
+    rollout::ModelBundle bundle = MakeBundle();
+    ASSERT_THAT(rollout::WriteModelBundle(data_dir_->models_dir(), bundle), IsOk());
+  }
+
+  std::unique_ptr<Engine> MakeEngine() { return Engine::Create(config_, data_dir_.get()).value(); }
+
+  static std::vector<std::string> Ids(const RecommendResponse& response) {
+    std::vector<std::string> ids;
+    for (const auto& item : response.items) ids.push_back(item.item_id);
+    return ids;
+  }
+
+  testing::TempDir dir_;
+  Config config_;
+  std::unique_ptr<store::DataDir> data_dir_;
+};
+
+TEST_F(EngineTest, NotReadyWithoutModel) {
+  auto engine = MakeEngine();
+  EXPECT_FALSE(engine->GetReadiness().ready);
+  RecommendRequest request;
+  request.user_id = "alice";
+  EXPECT_THAT(engine->Recommend(request), StatusIs(StatusCode::kFailedPrecondition));
+}
+
+TEST_F(EngineTest, RecentHistoryDrivesPersonalResultsWithoutSeenItems) {
+  WriteBundle();
+  auto engine = MakeEngine();
+  ASSERT_TRUE(engine->GetReadiness().ready);
+  RecommendRequest request;
+  request.user_id = "alice";
+  request.n = 5;
+  auto response = engine->Recommend(request);
+  ASSERT_THAT(response, IsOk());
+  ASSERT_EQ(response->items.size(), 5u);
+  for (const auto& item : response->items) {
+    int index = std::stoi(item.item_id.substr(1));
+    EXPECT_LT(index, 10) << "alice likes cluster A, got " << item.item_id;
+    EXPECT_GT(index, 2) << "already seen: " << item.item_id;
+    EXPECT_EQ(item.explanation_id, "similar_to_recent");
+    EXPECT_EQ(item.source, "ann");
+  }
+  EXPECT_EQ(response->model_version, "v000001");
+  EXPECT_FALSE(response->degraded);
+  EXPECT_EQ(response->request_id.size(), 32u);
+}
+
+TEST_F(EngineTest, UnknownUserGetsPopularAndTrainedUserGetsTaste) {
+  WriteBundle();
+  auto engine = MakeEngine();
+  RecommendRequest request;
+  request.user_id = "stranger";
+  request.n = 3;
+  auto response = engine->Recommend(request);
+  ASSERT_THAT(response, IsOk());
+  EXPECT_EQ(Ids(*response), (std::vector<std::string>{"i19", "i18", "i17"}));
+  for (const auto& item : response->items) EXPECT_EQ(item.explanation_id, "popular_now");
+
+  request.user_id = "trained-only";
+  response = engine->Recommend(request);
+  ASSERT_THAT(response, IsOk());
+  EXPECT_EQ(response->items[0].explanation_id, "matches_your_taste");
+}
+
+TEST_F(EngineTest, ExcludeAndDeleteRemoveItems) {
+  WriteBundle();
+  auto engine = MakeEngine();
+  RecommendRequest request;
+  request.user_id = "stranger";
+  request.n = 3;
+  request.exclude = {"i19"};
+  EXPECT_EQ(Ids(engine->Recommend(request).value()),
+            (std::vector<std::string>{"i18", "i17", "i16"}));
+  ASSERT_THAT(engine->DeleteItem("i18"), IsOk());
+  EXPECT_EQ(Ids(engine->Recommend(request).value()),
+            (std::vector<std::string>{"i17", "i16", "i15"}));
+  EXPECT_THAT(engine->DeleteItem("no-such-item"), StatusIs(StatusCode::kNotFound));
+  // Deletion survives a new engine (a restart) over the same data dir.
+  auto restarted = MakeEngine();
+  EXPECT_EQ(Ids(restarted->Recommend(request).value()),
+            (std::vector<std::string>{"i17", "i16", "i15"}));
+  // Upserting it as available brings it back.
+  Item item;
+  item.item_id = "i18";
+  auto upserted = restarted->UpsertItems({item});
+  ASSERT_THAT(upserted, IsOk());
+  EXPECT_EQ(upserted->upserted, 1);
+  EXPECT_EQ(Ids(restarted->Recommend(request).value()),
+            (std::vector<std::string>{"i18", "i17", "i16"}));
+}
+
+TEST_F(EngineTest, InvalidItemsAreRejectedWithIndex) {
+  WriteBundle();
+  auto engine = MakeEngine();
+  Item good;
+  good.item_id = "new";
+  Item bad;
+  bad.item_id = std::string(300, 'x');
+  auto result = engine->UpsertItems({good, bad});
+  ASSERT_THAT(result, IsOk());
+  EXPECT_EQ(result->upserted, 1);
+  ASSERT_EQ(result->rejected.size(), 1u);
+  EXPECT_EQ(result->rejected[0].first, 1);
+  EXPECT_THAT(engine->GetItem("new"), IsOk());
+  EXPECT_THAT(engine->GetItem("missing"), StatusIs(StatusCode::kNotFound));
+}
+
+TEST_F(EngineTest, ValidatesRequests) {
+  WriteBundle();
+  auto engine = MakeEngine();
+  RecommendRequest request;
+  request.user_id = "alice";
+  request.n = 0;
+  EXPECT_THAT(engine->Recommend(request),
+              StatusIs(StatusCode::kInvalidArgument, "n must be between 1 and 200"));
+  request.n = 201;
+  EXPECT_THAT(engine->Recommend(request), StatusIs(StatusCode::kInvalidArgument));
+  request.n = 5;
+  request.user_id = "";
+  EXPECT_THAT(engine->Recommend(request), StatusIs(StatusCode::kInvalidArgument, "user_id"));
+}
+
+TEST_F(EngineTest, DebugReportsStagesAndRemovals) {
+  WriteBundle();
+  auto engine = MakeEngine();
+  RecommendRequest request;
+  request.user_id = "alice";
+  request.n = 2;
+  request.debug = true;
+  request.trace_id = "0af7651916cd43dd8448eb211c80319c";
+  auto response = engine->Recommend(request);
+  ASSERT_THAT(response, IsOk());
+  ASSERT_TRUE(response->debug.has_value());
+  EXPECT_EQ(response->debug->trace_id, request.trace_id);
+  std::set<std::string> stages;
+  for (const auto& stage : response->debug->stages) stages.insert(stage.name);
+  for (const char* name : {"user", "ann", "popular", "merge", "seen", "linear", "total"}) {
+    EXPECT_EQ(stages.count(name), 1u) << name;
+  }
+  std::set<std::string> removed_seen;
+  for (const auto& removed : response->debug->removed) {
+    if (removed.filter == "seen") removed_seen.insert(removed.item_id);
+  }
+  EXPECT_EQ(removed_seen, (std::set<std::string>{"i0", "i1", "i2"}));
+}
+
+TEST_F(EngineTest, HotSwapsNewerBundleAndRefusesCorruptOne) {
+  WriteBundle();
+  auto engine = MakeEngine();
+  EXPECT_EQ(engine->GetReadiness().model_version, "v000001");
+  EXPECT_FALSE(engine->ReloadModelIfNewer().value());
+
+  WriteBundle();  // v000002
+  // Corrupt v000002: it must be refused and v000001 keep serving.
+  std::string factors = data_dir_->models_dir() + "/v000002/item_factors.f32";
+  {
+    std::fstream file(factors, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(3);
+    file.put('\x7f');
+  }
+  auto reloaded = engine->ReloadModelIfNewer();
+  ASSERT_THAT(reloaded, IsOk());
+  EXPECT_FALSE(*reloaded);
+  EXPECT_EQ(engine->GetReadiness().model_version, "v000001");
+
+  // Requests keep flowing while a good newer bundle swaps in.
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  std::thread reader([&] {
+    RecommendRequest request;
+    request.user_id = "alice";
+    request.n = 5;
+    while (!stop) {
+      auto response = engine->Recommend(request);
+      if (!response.ok() || response->items.size() != 5) ++failures;
+    }
+  });
+  WriteBundle();  // v000003
+  auto swapped = engine->ReloadModelIfNewer();
+  ASSERT_THAT(swapped, IsOk());
+  EXPECT_TRUE(*swapped);
+  stop = true;
+  reader.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(engine->GetReadiness().model_version, "v000003");
+}
+
+}  // namespace
+}  // namespace pulse::serving
