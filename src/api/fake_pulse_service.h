@@ -1,0 +1,132 @@
+// api/fake_pulse_service.h — test-only PulseService for the API front-end tests: a small
+// in-memory catalog, canned recommendations, scripted failures, and a record of what the front
+// end passed in. Thread-safe (the servers call it from their worker threads).
+#pragma once
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "serving/service.h"
+
+namespace pulse::api::testing {
+
+class FakePulseService final : public serving::PulseService {
+ public:
+  // Recommend: validates like the real service, then returns min(n, 3) items "i0", "i1", ...
+  // (score 0.9, 0.8, ...; explanation "popular", source "popular"), plus debug when asked.
+  Result<serving::RecommendResponse> Recommend(const serving::RecommendRequest& request) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_recommend_ = request;
+    ++recommend_calls_;
+    if (!recommend_error_.ok()) return recommend_error_;
+    RETURN_IF_ERROR(serving::ValidateRecommendRequest(request));
+    serving::RecommendResponse response;
+    response.request_id = "req-1";
+    response.model_version = "m1";
+    const int n = std::min(request.n.value_or(10), 3);
+    for (int i = 0; i < n; ++i) {
+      response.items.push_back(serving::RecommendedItem{
+          StrCat("i", i), 0.9f - 0.1f * static_cast<float>(i), "popular", "popular"});
+    }
+    if (request.debug) {
+      serving::RecommendDebug debug;
+      debug.trace_id = request.trace_id;
+      debug.stages.push_back({"popular", 12, 3});
+      debug.removed.push_back({"i9", "request_exclude", "excluded by the request"});
+      debug.model_version = "m1";
+      debug.index_version = "x1";
+      response.debug = std::move(debug);
+    }
+    return response;
+  }
+
+  // Stores every item except those whose id starts with "reject", which come back rejected.
+  Result<serving::UpsertResult> UpsertItems(std::vector<Item> items) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_upsert_ = items;
+    serving::UpsertResult result;
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (items[i].item_id.starts_with("reject")) {
+        result.rejected.emplace_back(static_cast<int>(i), "rejected by the fake");
+        continue;
+      }
+      items_[items[i].item_id] = items[i];
+      ++result.upserted;
+    }
+    return result;
+  }
+
+  Status DeleteItem(std::string_view item_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = items_.find(std::string(item_id));
+    if (it == items_.end()) return NotFoundError("item not found");
+    items_.erase(it);
+    return OkStatus();
+  }
+
+  Result<Item> GetItem(std::string_view item_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = items_.find(std::string(item_id));
+    if (it == items_.end()) return NotFoundError("item not found");
+    return it->second;
+  }
+
+  // "u1" has two events; everybody else is unknown (empty history).
+  Result<serving::UserFeatures> GetUserFeatures(std::string_view user_id) override {
+    serving::UserFeatures features;
+    features.user_id = std::string(user_id);
+    if (user_id == "u1") {
+      features.history.recent.push_back({"i3", EventType::kClick, 1000});
+      features.history.events_total = 2;
+      features.history.updated_at_ms = 2000;
+    }
+    return features;
+  }
+
+  serving::Readiness GetReadiness() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    serving::Readiness readiness;
+    readiness.ready = ready_;
+    if (!ready_) readiness.reason = "no model loaded";
+    readiness.model_version = ready_ ? "m1" : "";
+    return readiness;
+  }
+
+  // ---- test controls ----
+  void SetReady(bool ready) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ready_ = ready;
+  }
+  void FailRecommendWith(Status status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    recommend_error_ = std::move(status);
+  }
+  std::optional<serving::RecommendRequest> last_recommend() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_recommend_;
+  }
+  int recommend_calls() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return recommend_calls_;
+  }
+  std::vector<Item> last_upsert() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_upsert_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, Item> items_;
+  std::optional<serving::RecommendRequest> last_recommend_;
+  std::vector<Item> last_upsert_;
+  int recommend_calls_ = 0;
+  Status recommend_error_;
+  bool ready_ = false;
+};
+
+}  // namespace pulse::api::testing

@@ -1,0 +1,393 @@
+#include "api/grpc_server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "api/json_api.h"
+#include "api/pulse_grpc_proto.h"
+#include "core/log.h"
+#include "ingest/json_codec.h"
+
+namespace pulse::api {
+namespace {
+
+constexpr char kRecommenderService[] = "pulse.v1.Recommender";
+
+// Fixed workers over a bounded queue: the service runs here, never on gRPC's callback threads.
+class WorkerPool {
+ public:
+  WorkerPool(int threads, size_t capacity) : capacity_(capacity) {
+    for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { Run(); });
+  }
+  ~WorkerPool() { Shutdown(); }
+
+  // Takes `task` only when accepted; false when the queue is full or shut down.
+  bool TrySubmit(std::function<void()>&& task) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (shutdown_ || queue_.size() >= capacity_) return false;
+      queue_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+    return true;
+  }
+
+  // Runs what is queued, then joins the workers.
+  void Shutdown() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (shutdown_) return;
+      shutdown_ = true;
+    }
+    cv_.notify_all();
+    for (auto& worker : workers_) worker.join();
+  }
+
+ private:
+  void Run() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return shutdown_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        task = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      task();
+    }
+  }
+
+  const size_t capacity_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool shutdown_ = false;
+  std::vector<std::thread> workers_;
+};
+
+serving::RecommendRequest FromProto(const v1::RecommendRequest& proto) {
+  serving::RecommendRequest request;
+  request.user_id = proto.user_id();
+  if (proto.n() != 0) request.n = proto.n();
+  request.exclude.assign(proto.exclude().begin(), proto.exclude().end());
+  request.context.assign(proto.context().begin(), proto.context().end());
+  // Map order is unspecified on the wire; keep the service's input deterministic.
+  std::sort(request.context.begin(), request.context.end());
+  request.debug = proto.debug();
+  return request;
+}
+
+void ToProto(const serving::RecommendResponse& response, v1::RecommendResponse* proto) {
+  proto->set_request_id(response.request_id);
+  proto->set_model_version(response.model_version);
+  proto->set_degraded(response.degraded);
+  for (const auto& item : response.items) {
+    auto* out = proto->add_items();
+    out->set_item_id(item.item_id);
+    out->set_score(item.score);
+    out->set_explanation_id(item.explanation_id);
+    out->set_source(item.source);
+  }
+  if (!response.debug.has_value()) return;
+  const serving::RecommendDebug& debug = *response.debug;
+  auto* out = proto->mutable_debug();
+  out->set_trace_id(debug.trace_id);
+  for (const auto& stage : debug.stages) {
+    auto* s = out->add_stages();
+    s->set_name(stage.name);
+    s->set_duration_us(stage.duration_us);
+    s->set_candidates(stage.candidates);
+  }
+  for (const auto& removed : debug.removed) {
+    auto* r = out->add_removed();
+    r->set_item_id(removed.item_id);
+    r->set_filter(removed.filter);
+    r->set_reason(removed.reason);
+  }
+  out->set_model_version(debug.model_version);
+  out->set_index_version(debug.index_version);
+}
+
+Item FromProto(const v1::Item& proto) {
+  Item item;
+  item.item_id = proto.item_id();
+  item.title = proto.title();
+  item.category = proto.category();
+  item.tags.assign(proto.tags().begin(), proto.tags().end());
+  item.created_at_ms = proto.created_at();
+  item.available = proto.has_available() ? proto.available() : true;
+  return item;
+}
+
+// What the generated service classes call; GrpcServer::Impl implements it.
+class CallHandler {
+ public:
+  virtual ~CallHandler() = default;
+  // Queues `work` for a worker, which finishes the call with its status; answers at once with
+  // RESOURCE_EXHAUSTED when the queue is full.
+  virtual grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* context,
+                                        std::string_view method, std::function<Status()> work) = 0;
+  virtual Status Recommend(grpc::CallbackServerContext* context,
+                           const v1::RecommendRequest& request,
+                           v1::RecommendResponse* response) = 0;
+  virtual Status UpsertItems(const v1::UpsertItemsRequest& request,
+                             v1::UpsertItemsResponse* response) = 0;
+  virtual Status DeleteItem(const v1::DeleteItemRequest& request,
+                            v1::DeleteItemResponse* response) = 0;
+};
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), status.message());
+}
+
+struct GrpcServer::Impl final : CallHandler {
+  Impl(serving::PulseService& service_in, const ServerConfig& config_in, RequestMetrics* metrics_in)
+      : service(service_in), config(config_in), metrics(metrics_in) {}
+
+  grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* context, std::string_view method,
+                                std::function<Status()> work) override;
+  Status Recommend(grpc::CallbackServerContext* context, const v1::RecommendRequest& request,
+                   v1::RecommendResponse* response) override;
+  Status UpsertItems(const v1::UpsertItemsRequest& request,
+                     v1::UpsertItemsResponse* response) override;
+  Status DeleteItem(const v1::DeleteItemRequest& request,
+                    v1::DeleteItemResponse* response) override;
+
+  void ApplyServing();
+
+  serving::PulseService& service;
+  const ServerConfig config;
+  RequestMetrics* const metrics;
+
+  std::unique_ptr<WorkerPool> pool;
+  std::vector<std::unique_ptr<grpc::Service>> services;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+
+  std::mutex health_mu;  // guards `serving` and health updates against Start/Stop
+  bool serving = false;
+};
+
+namespace {
+
+class RecommenderService final : public v1::Recommender::CallbackService {
+ public:
+  explicit RecommenderService(CallHandler* impl) : impl_(impl) {}
+  grpc::ServerUnaryReactor* Recommend(grpc::CallbackServerContext* context,
+                                      const v1::RecommendRequest* request,
+                                      v1::RecommendResponse* response) override {
+    return impl_->Run(context, "recommend", [this, context, request, response] {
+      return impl_->Recommend(context, *request, response);
+    });
+  }
+
+ private:
+  CallHandler* impl_;
+};
+
+class CatalogService final : public v1::Catalog::CallbackService {
+ public:
+  explicit CatalogService(CallHandler* impl) : impl_(impl) {}
+  grpc::ServerUnaryReactor* UpsertItems(grpc::CallbackServerContext* context,
+                                        const v1::UpsertItemsRequest* request,
+                                        v1::UpsertItemsResponse* response) override {
+    return impl_->Run(context, "upsert_items",
+                      [this, request, response] { return impl_->UpsertItems(*request, response); });
+  }
+  grpc::ServerUnaryReactor* DeleteItem(grpc::CallbackServerContext* context,
+                                       const v1::DeleteItemRequest* request,
+                                       v1::DeleteItemResponse* response) override {
+    return impl_->Run(context, "delete_item",
+                      [this, request, response] { return impl_->DeleteItem(*request, response); });
+  }
+
+ private:
+  CallHandler* impl_;
+};
+
+class EventsService final : public v1::Events::CallbackService {
+ public:
+  explicit EventsService(RequestMetrics* metrics) : metrics_(metrics) {}
+  grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
+                                    const v1::PublishRequest* /*request*/,
+                                    v1::PublishResponse* /*response*/) override {
+    Status status = UnimplementedError("Events.Publish is not implemented yet");
+    metrics_->Record("publish_events", StatusCodeName(status.code()), 0);
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(ToGrpcStatus(status));
+    return reactor;
+  }
+
+ private:
+  RequestMetrics* metrics_;
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* GrpcServer::Impl::Run(grpc::CallbackServerContext* context,
+                                                std::string_view method,
+                                                std::function<Status()> work) {
+  auto* reactor = context->DefaultReactor();
+  const auto start = std::chrono::steady_clock::now();
+  auto finish = [this, reactor, method, start](const Status& status) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    metrics->Record(method, StatusCodeName(status.code()), seconds);
+    reactor->Finish(ToGrpcStatus(status));
+  };
+  std::function<void()> task = [context, work = std::move(work), finish] {
+    if (context->IsCancelled()) {
+      finish(CancelledError("call cancelled while queued"));
+    } else if (std::chrono::system_clock::now() > context->deadline()) {
+      finish(DeadlineExceededError("deadline passed before the request was served"));
+    } else {
+      finish(work());
+    }
+  };
+  if (!pool->TrySubmit(std::move(task))) {
+    finish(ResourceExhaustedError("server overloaded: too many queued requests"));
+  }
+  return reactor;
+}
+
+Status GrpcServer::Impl::Recommend(grpc::CallbackServerContext* context,
+                                   const v1::RecommendRequest& proto,
+                                   v1::RecommendResponse* response) {
+  serving::RecommendRequest request = FromProto(proto);
+  RETURN_IF_ERROR(CheckRecommendRequest(request));
+  const auto& metadata = context->client_metadata();
+  if (auto it = metadata.find("traceparent"); it != metadata.end()) {
+    if (auto trace_id =
+            TraceIdFromTraceparent(std::string_view(it->second.data(), it->second.size()))) {
+      request.trace_id = std::move(*trace_id);
+    }
+  }
+  ASSIGN_OR_RETURN(serving::RecommendResponse result, service.Recommend(request));
+  ToProto(result, response);
+  return OkStatus();
+}
+
+Status GrpcServer::Impl::UpsertItems(const v1::UpsertItemsRequest& request,
+                                     v1::UpsertItemsResponse* response) {
+  if (request.items().empty()) return OkStatus();
+  std::vector<Item> items;
+  items.reserve(static_cast<size_t>(request.items_size()));
+  for (const auto& item : request.items()) items.push_back(FromProto(item));
+  ASSIGN_OR_RETURN(serving::UpsertResult result, service.UpsertItems(std::move(items)));
+  response->set_upserted(result.upserted);
+  for (const auto& [index, reason] : result.rejected) {
+    auto* rejected = response->add_rejected();
+    rejected->set_index(index);
+    rejected->set_reason(reason);
+  }
+  return OkStatus();
+}
+
+Status GrpcServer::Impl::DeleteItem(const v1::DeleteItemRequest& request,
+                                    v1::DeleteItemResponse* response) {
+  RETURN_IF_ERROR(ingest::ValidateId(request.item_id(), "item_id"));
+  RETURN_IF_ERROR(service.DeleteItem(request.item_id()));
+  response->set_deleted(true);
+  return OkStatus();
+}
+
+void GrpcServer::Impl::ApplyServing() {
+  if (server == nullptr) return;
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  if (health == nullptr) return;
+  health->SetServingStatus("", serving);
+  health->SetServingStatus(kRecommenderService, serving);
+}
+
+GrpcServer::GrpcServer(serving::PulseService& service, const ServerConfig& config,
+                       RequestMetrics* metrics)
+    : impl_(std::make_unique<Impl>(service, config,
+                                   metrics != nullptr ? metrics : &DefaultRequestMetrics())) {}
+
+GrpcServer::~GrpcServer() { Stop(0); }
+
+Status GrpcServer::Start(const std::string& address) {
+  if (impl_->server != nullptr) return FailedPreconditionError("gRPC server already started");
+  // Both are process-wide switches read when a server is built.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  const int threads = std::max(1, impl_->config.grpc_threads);
+  impl_->pool = std::make_unique<WorkerPool>(
+      threads, static_cast<size_t>(threads) * static_cast<size_t>(kMaxQueuedPerWorker));
+  impl_->services.clear();
+  impl_->services.push_back(std::make_unique<RecommenderService>(impl_.get()));
+  impl_->services.push_back(std::make_unique<CatalogService>(impl_.get()));
+  impl_->services.push_back(std::make_unique<EventsService>(impl_->metrics));
+
+  grpc::ServerBuilder builder;
+  int selected_port = 0;
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &selected_port);
+  // Without this a second server could bind a busy port and split the traffic.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  const int64_t max_message = std::clamp<int64_t>(impl_->config.max_body_bytes, 0, INT32_MAX);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(max_message));
+  for (auto& service : impl_->services) builder.RegisterService(service.get());
+
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || selected_port == 0) {
+    if (server != nullptr) server->Shutdown();
+    impl_->pool->Shutdown();
+    impl_->pool.reset();
+    impl_->services.clear();
+    return UnavailableError(
+        StrCat("cannot listen on ", address, " (address malformed, in use or not available)"));
+  }
+  {
+    std::lock_guard<std::mutex> lock(impl_->health_mu);
+    impl_->server = std::move(server);
+    impl_->port = selected_port;
+    impl_->ApplyServing();
+  }
+  LOG_INFO("api", "gRPC listening on port ", selected_port, " with ", threads, " workers");
+  return OkStatus();
+}
+
+int GrpcServer::port() const { return impl_->port; }
+
+void GrpcServer::SetServing(bool serving) {
+  std::lock_guard<std::mutex> lock(impl_->health_mu);
+  impl_->serving = serving;
+  impl_->ApplyServing();
+}
+
+void GrpcServer::Stop(int64_t deadline_ms) {
+  std::unique_ptr<grpc::Server> server;
+  {
+    std::lock_guard<std::mutex> lock(impl_->health_mu);
+    server = std::move(impl_->server);
+    impl_->port = 0;
+  }
+  if (server == nullptr) return;
+  // Workers stay up during Shutdown: queued calls still need their Finish for it to complete.
+  server->Shutdown(std::chrono::system_clock::now() +
+                   std::chrono::milliseconds(std::max<int64_t>(0, deadline_ms)));
+  server->Wait();
+  impl_->pool->Shutdown();
+  server.reset();
+  impl_->pool.reset();
+  impl_->services.clear();
+}
+
+}  // namespace pulse::api

@@ -1,0 +1,54 @@
+// api/http_metrics.h — a small, self-contained request-metrics registry for the API front ends:
+// pulse_requests_total{method,code} and pulse_request_duration_seconds{method} (histogram),
+// rendered in the Prometheus text format for GET /metrics.
+//
+// `method` is the API method's stable name ("recommend", "upsert_items", ...), shared by HTTP
+// and gRPC, and `code` a pulse::StatusCodeName ("OK", "INVALID_ARGUMENT"), so label values come
+// from fixed vocabularies, never from request text.
+// Thread-safety: every method may be called concurrently; one short mutex hold per request.
+// NOTE: temporary home — the registry moves to src/obs once that component exists.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+namespace pulse::api {
+
+class RequestMetrics {
+ public:
+  // Upper bounds (seconds) of the duration histogram buckets; +Inf is implicit.
+  static constexpr std::array<double, 14> kBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
+  // Counts one finished request and observes its duration.
+  void Record(std::string_view method, std::string_view code, double seconds);
+  // Counts a request whose duration is unknown (refused by the HTTP layer before a handler ran).
+  void Count(std::string_view method, std::string_view code);
+
+  // Current value of pulse_requests_total{method,code} (0 when never recorded).
+  uint64_t RequestCount(std::string_view method, std::string_view code) const;
+
+  // Prometheus text exposition format 0.0.4 (HELP/TYPE lines, cumulative buckets).
+  std::string RenderPrometheus() const;
+
+ private:
+  struct Histogram {
+    std::array<uint64_t, kBuckets.size()> buckets{};  // non-cumulative
+    uint64_t count = 0;
+    double sum = 0;
+  };
+
+  mutable std::mutex mu_;
+  // method -> code -> count
+  std::map<std::string, std::map<std::string, uint64_t, std::less<>>, std::less<>> requests_;
+  std::map<std::string, Histogram, std::less<>> durations_;
+};
+
+// The process-wide registry both servers use unless given another one (tests isolate theirs).
+RequestMetrics& DefaultRequestMetrics();
+
+}  // namespace pulse::api
