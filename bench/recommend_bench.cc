@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <random>
 
+#include "core/strings.h"
 #include "index/ann_index.h"
 #include "rollout/model_bundle.h"
 #include "serving/engine.h"
@@ -47,7 +48,7 @@ struct Fixture {
     bundle.item_factors.resize(static_cast<size_t>(kItems) * kDim);
     std::vector<int> cluster_of(kItems);
     for (int i = 0; i < kItems; ++i) {
-      bundle.items.Intern("i" + std::to_string(i));
+      bundle.items.Intern(StrCat("i", i));
       cluster_of[i] = static_cast<int>(rng() % kClusters);
       for (int d = 0; d < kDim; ++d) {
         bundle.item_factors[static_cast<size_t>(i) * kDim + d] =
@@ -68,8 +69,8 @@ struct Fixture {
           item = static_cast<int>(rng() % kItems);
         }
         Event event;
-        event.user_id = "u" + std::to_string(u);
-        event.item_id = "i" + std::to_string(item);
+        event.user_id = StrCat("u", u);
+        event.item_id = StrCat("i", item);
         event.type = EventType::kClick;
         event.ts_ms = 1700000000000 + e;
         events.push_back(std::move(event));
@@ -100,12 +101,12 @@ void BM_RecommendKnownUser(benchmark::State& state) {
   std::vector<double> micros;
   uint64_t i = 0;
   for (auto _ : state) {
-    request.user_id = "u" + std::to_string((i++ * 7919) % kUsers);
+    request.user_id = StrCat("u", (i++ * 7919) % kUsers);
     auto start = std::chrono::steady_clock::now();
     auto response = fixture.engine->Recommend(request);
-    micros.push_back(std::chrono::duration<double, std::micro>(
-                         std::chrono::steady_clock::now() - start)
-                         .count());
+    micros.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+            .count());
     if (!response.ok() || response->items.size() != 10) state.SkipWithError("bad response");
     benchmark::DoNotOptimize(response);
   }
@@ -123,9 +124,9 @@ void BM_RecommendUnknownUser(benchmark::State& state) {
     request.user_id = "new-" + std::to_string(i++);
     auto start = std::chrono::steady_clock::now();
     auto response = fixture.engine->Recommend(request);
-    micros.push_back(std::chrono::duration<double, std::micro>(
-                         std::chrono::steady_clock::now() - start)
-                         .count());
+    micros.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+            .count());
     benchmark::DoNotOptimize(response);
   }
   Report(state, micros);

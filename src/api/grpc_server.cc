@@ -16,9 +16,10 @@
 #include <vector>
 
 #include "api/json_api.h"
-#include "api/pulse_grpc_proto.h"
 #include "core/log.h"
 #include "ingest/json_codec.h"
+#include "pulse/v1/pulse.grpc.pb.h"
+#include "pulse/v1/pulse.pb.h"
 
 namespace pulse::api {
 namespace {

@@ -10,9 +10,10 @@
 #include <vector>
 
 #include "api/fake_pulse_service.h"
-#include "api/pulse_grpc_proto.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "pulse/v1/pulse.grpc.pb.h"
+#include "pulse/v1/pulse.pb.h"
 #include "testing/test_util.h"
 
 namespace pulse::api {

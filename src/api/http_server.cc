@@ -10,9 +10,9 @@
 #include <thread>
 #include <utility>
 
-#include "api/httplib_config.h"
 #include "api/json_api.h"
 #include "core/log.h"
+#include "httplib.h"
 #include "ingest/json_codec.h"
 
 namespace pulse::api {

@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "api/fake_pulse_service.h"
-#include "api/httplib_config.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "nlohmann/json.hpp"
 #include "testing/test_util.h"
 
@@ -515,7 +515,7 @@ int64_t EnvInt(const char* name, int64_t fallback) {
 
 // Not a test: serves a trivial fake service so that external load generators can measure the
 // HTTP layer alone (figures in the api report / docs/BENCHMARKS.md). Run with
-//   PULSE_API_BENCH_SECONDS=60 PULSE_API_BENCH_PORT=18080 ./api_test \
+//   PULSE_API_BENCH_SECONDS=60 PULSE_API_BENCH_PORT=18080 ./api_test
 //     --gtest_also_run_disabled_tests --gtest_filter='HttpServerBench.DISABLED_ServeForLoadTest'
 TEST(HttpServerBench, DISABLED_ServeForLoadTest) {
   testing::FakePulseService service;

@@ -1,16 +1,52 @@
 // The pulse binary: subcommand dispatch only. Each command lives in its component.
 #include <cstdio>
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include "core/build_info.h"
+#include "main/commands.h"
+#include "tools/commands.h"
+#include "train/commands.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: pulse <command> [flags]
+
+commands:
+  serve    [--config FILE] [--data-dir DIR] [--http ADDR] [--grpc ADDR] [--role all|api|nearline]
+  demo     [--data-dir DIR] [--http ADDR] [--grpc ADDR]
+  gen      --users N --items M --events E --out DIR [--seed S]
+  import   --data-dir DIR [--items FILE] [--events FILE] [--format jsonl|movielens]
+  train    --data-dir DIR [--config FILE]
+  eval     --format movielens|jsonl FILE --protocol leave-last-out|temporal [--k 10,20] [--json]
+  version
+)";
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  std::string command = argc > 1 ? argv[1] : "";
-  if (command == "version") {
-    std::printf("pulse %s (%s, git %s)\n", pulse::build_info::kVersion,
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  std::string command = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  if (command == "serve") return pulse::RunServeCommand(args);
+  if (command == "demo") return pulse::RunDemoCommand(args);
+  if (command == "gen") return pulse::tools::RunGenCommand(args);
+  if (command == "import") return pulse::tools::RunImportCommand(args);
+  if (command == "train") return pulse::train::RunTrainCommand(args);
+  if (command == "eval") return pulse::train::RunEvalCommand(args);
+  if (command == "version" || command == "--version") {
+    std::printf("pulse %s (%s build, git %s)\n", pulse::build_info::kVersion,
                 pulse::build_info::kBuildType, pulse::build_info::kGitRevision);
     return 0;
   }
-  std::fprintf(stderr, "usage: pulse <serve|demo|gen|import|train|eval|bench|version> ...\n");
+  if (command == "help" || command == "--help" || command == "-h") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  std::fprintf(stderr, "pulse: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }

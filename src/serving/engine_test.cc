@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "core/strings.h"
 #include "gtest/gtest.h"
 #include "index/ann_index.h"
 #include "testing/test_util.h"
@@ -22,7 +23,7 @@ rollout::ModelBundle MakeBundle(int dim = 4) {
   rollout::ModelBundle bundle;
   bundle.dim = dim;
   for (int i = 0; i < 20; ++i) {
-    bundle.items.Intern("i" + std::to_string(i));
+    bundle.items.Intern(StrCat("i", i));
     for (int d = 0; d < dim; ++d) {
       float value = (d == (i < 10 ? 0 : 1)) ? 1.0f : 0.0f;
       value += 0.01f * static_cast<float>((i * 7 + d) % 5);
@@ -49,7 +50,7 @@ class EngineTest : public ::testing::Test {
     for (int i : {0, 1, 2}) {
       Event e;
       e.user_id = "alice";
-      e.item_id = "i" + std::to_string(i);
+      e.item_id = StrCat("i", i);
       e.type = EventType::kClick;
       e.ts_ms = 1000 + i;
       events.push_back(e);

@@ -1,0 +1,105 @@
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <thread>
+
+#include "api/grpc_server.h"
+#include "api/http_server.h"
+#include "core/flags.h"
+#include "core/log.h"
+#include "main/commands.h"
+#include "serving/engine.h"
+#include "store/data_dir.h"
+
+namespace pulse {
+
+Result<Config> ConfigFromFlags(const std::vector<std::string>& args) {
+  ASSIGN_OR_RETURN(Flags flags, Flags::Parse(args, {"config", "data-dir", "http", "grpc", "role"}));
+  if (!flags.positional().empty()) {
+    return InvalidArgumentError(StrCat("unexpected argument '", flags.positional()[0], "'"));
+  }
+  Config config;
+  if (flags.Has("config")) {
+    ASSIGN_OR_RETURN(config, LoadConfigFile(flags.GetString("config")));
+  }
+  if (flags.Has("data-dir")) config.data_dir = flags.GetString("data-dir");
+  if (flags.Has("http")) config.server.http_addr = flags.GetString("http");
+  if (flags.Has("grpc")) config.server.grpc_addr = flags.GetString("grpc");
+  if (flags.Has("role")) config.server.role = flags.GetString("role");
+  RETURN_IF_ERROR(ValidateConfig(config));
+  return config;
+}
+
+int RunServer(const Config& config, const StartedHook& on_started) {
+  // Signals are taken synchronously by this thread only: block them before any thread (RocksDB's
+  // included) starts, so every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto data_dir = store::DataDir::Open(config.data_dir, config.store);
+  if (!data_dir.ok())
+    return ExitWithError("serve", WithContext(data_dir.status(), config.data_dir));
+  auto engine = serving::Engine::Create(config, data_dir->get());
+  if (!engine.ok()) return ExitWithError("serve", engine.status());
+  (*engine)->StartModelWatcher();
+
+  api::HttpServer http(**engine, config.server);
+  if (Status status = http.Start(config.server.http_addr); !status.ok()) {
+    return ExitWithError("serve", WithContext(status, "HTTP " + config.server.http_addr));
+  }
+  api::GrpcServer grpc(**engine, config.server);
+  if (Status status = grpc.Start(config.server.grpc_addr); !status.ok()) {
+    http.Stop();
+    return ExitWithError("serve", WithContext(status, "gRPC " + config.server.grpc_addr));
+  }
+  auto host = [](const std::string& addr) { return addr.substr(0, addr.rfind(':')); };
+  const ServerInfo info{host(config.server.http_addr), http.port(), host(config.server.grpc_addr),
+                        grpc.port()};
+  std::printf("pulse: http=%s:%d grpc=%s:%d\n", info.http_host.c_str(), info.http_port,
+              info.grpc_host.c_str(), info.grpc_port);
+  std::fflush(stdout);
+  LOG_INFO("serve", "serving; data dir ", config.data_dir, ", role ", config.server.role);
+
+  std::atomic<bool> stopping{false};
+  std::thread hook_thread;
+  if (on_started) {
+    hook_thread = std::thread([&] { on_started(**engine, info, [&] { return stopping.load(); }); });
+  }
+
+  // Health follows readiness (a model can arrive after start-up) until a signal asks to stop.
+  bool serving = false;
+  while (true) {
+    bool ready = (*engine)->GetReadiness().ready;
+    if (ready != serving) {
+      grpc.SetServing(ready);
+      serving = ready;
+    }
+    timespec wait{0, 200 * 1000 * 1000};
+    int sig = sigtimedwait(&signals, nullptr, &wait);
+    if (sig == SIGINT || sig == SIGTERM) {
+      LOG_INFO("serve", "signal ", sig, ": draining");
+      break;
+    }
+  }
+
+  stopping = true;
+  grpc.SetServing(false);  // load balancers stop sending first
+  if (hook_thread.joinable()) hook_thread.join();
+  grpc.Stop(config.server.drain_timeout_ms);
+  http.Stop();
+  (*engine)->StopModelWatcher();
+  LOG_INFO("serve", "stopped");
+  return 0;
+}
+
+int RunServeCommand(const std::vector<std::string>& args) {
+  auto config = ConfigFromFlags(args);
+  if (!config.ok()) return ExitWithError("serve", config.status());
+  return RunServer(*config, nullptr);
+}
+
+}  // namespace pulse
