@@ -271,7 +271,7 @@ Status GrpcServer::Impl::Recommend(grpc::CallbackServerContext* context,
                                    const v1::RecommendRequest& proto,
                                    v1::RecommendResponse* response) {
   serving::RecommendRequest request = FromProto(proto);
-  RETURN_IF_ERROR(CheckRecommendRequest(request));
+  RETURN_IF_ERROR(serving::ValidateRecommendRequest(request));
   const auto& metadata = context->client_metadata();
   if (auto it = metadata.find("traceparent"); it != metadata.end()) {
     if (auto trace_id =

@@ -5,8 +5,8 @@
 // pulse.v1.Events.Publish (UNIMPLEMENTED until ingest exists), grpc.health.v1.Health (status of
 // "" and "pulse.v1.Recommender", NOT_SERVING until SetServing(true)) and server reflection.
 // Requests are translated to the serving structs and checked exactly as the HTTP front end does
-// (api::CheckRecommendRequest); a proto3 n of 0 means "use the default". Errors map one to one
-// (pulse::StatusCode numbers are gRPC's): bad input is INVALID_ARGUMENT with the reason.
+// (serving::ValidateRecommendRequest); a proto3 n of 0 means "use the default". Errors map one to
+// one (pulse::StatusCode numbers are gRPC's): bad input is INVALID_ARGUMENT with the reason.
 //
 // Threading: gRPC's callback threads only enqueue; ServerConfig::grpc_threads workers call the
 // service and finish the call, so a slow service never blocks gRPC's own event loop. When the

@@ -147,7 +147,7 @@ Result<serving::RecommendRequest> RecommendRequestFromJson(const json& body) {
     request.debug = debug->get<bool>();
   }
 
-  RETURN_IF_ERROR(CheckRecommendRequest(request));
+  RETURN_IF_ERROR(serving::ValidateRecommendRequest(request));
   return request;
 }
 
@@ -191,13 +191,6 @@ bool IsLowerHex(std::string_view text) {
 bool AllZeros(std::string_view text) { return text.find_first_not_of('0') == std::string::npos; }
 
 }  // namespace
-
-Status CheckRecommendRequest(const serving::RecommendRequest& request) {
-  RETURN_IF_ERROR(serving::ValidateRecommendRequest(request));
-  RETURN_IF_ERROR(ingest::ValidateId(request.user_id, "user_id"));
-  for (const auto& id : request.exclude) RETURN_IF_ERROR(ingest::ValidateId(id, "exclude id"));
-  return OkStatus();
-}
 
 Result<serving::RecommendRequest> ParseRecommendRequest(std::string_view body) {
   try {

@@ -28,14 +28,10 @@ inline constexpr int kMaxJsonDepth = 64;
 
 // POST /v1/recommend body → request. Checks JSON types ("exclude must be an array of strings"),
 // `n` (any value that is not an integer in 1..200, including floats, strings and huge numbers,
-// gets "n must be between 1 and 200"), then CheckRecommendRequest. trace_id is left empty: it
-// comes from the traceparent header.
+// gets "n must be between 1 and 200"), then serving::ValidateRecommendRequest (the one validation
+// both front ends and the service share). trace_id is left empty: it comes from the traceparent
+// header.
 Result<serving::RecommendRequest> ParseRecommendRequest(std::string_view body);
-
-// Checks shared by the HTTP and gRPC front ends after translating the wire format:
-// serving::ValidateRecommendRequest plus the id rules of ingest::ValidateId (no control
-// characters) for user_id and exclude ids, so both protocols answer the same input the same way.
-Status CheckRecommendRequest(const serving::RecommendRequest& request);
 
 // The 200 body of POST /v1/recommend, field order as in CONTRACT.md:
 // {"request_id","model_version","degraded","items":[{"item_id","score","explanation_id",

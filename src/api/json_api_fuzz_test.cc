@@ -13,7 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto request = pulse::api::ParseRecommendRequest(body);
   if (request.ok()) {
     // A parsed request always satisfies the checks both front ends apply.
-    if (!pulse::api::CheckRecommendRequest(*request).ok()) std::abort();
+    if (!pulse::serving::ValidateRecommendRequest(*request).ok()) std::abort();
   } else if (request.status().message().empty()) {
     std::abort();
   }

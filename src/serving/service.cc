@@ -1,12 +1,12 @@
 #include "serving/service.h"
 
+#include "ingest/json_codec.h"
+
 namespace pulse::serving {
 
 Status ValidateRecommendRequest(const RecommendRequest& request) {
   if (request.user_id.empty()) return InvalidArgumentError("user_id is required");
-  if (request.user_id.size() > kMaxIdBytes) {
-    return InvalidArgumentError(StrCat("user_id is longer than ", kMaxIdBytes, " bytes"));
-  }
+  RETURN_IF_ERROR(ingest::ValidateId(request.user_id, "user_id"));
   if (request.n.has_value() && (*request.n < 1 || *request.n > kMaxRecommendN)) {
     return InvalidArgumentError(StrCat("n must be between 1 and ", kMaxRecommendN));
   }
