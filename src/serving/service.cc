@@ -13,11 +13,7 @@ Status ValidateRecommendRequest(const RecommendRequest& request) {
   if (request.exclude.size() > kMaxExcludeItems) {
     return InvalidArgumentError(StrCat("exclude has more than ", kMaxExcludeItems, " items"));
   }
-  for (const auto& id : request.exclude) {
-    if (id.empty() || id.size() > kMaxIdBytes) {
-      return InvalidArgumentError(StrCat("exclude ids must be 1 to ", kMaxIdBytes, " bytes long"));
-    }
-  }
+  for (const auto& id : request.exclude) RETURN_IF_ERROR(ingest::ValidateId(id, "exclude id"));
   if (request.context.size() > kMaxContextEntries) {
     return InvalidArgumentError(StrCat("context has more than ", kMaxContextEntries, " entries"));
   }
