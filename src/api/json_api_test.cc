@@ -76,7 +76,7 @@ TEST(ParseRecommendRequestTest, RejectsBadBodiesWithAReasonNamingTheField) {
       {"exclude null entry", WithUser(R"("exclude":["i1",null])"),
        "exclude must be an array of strings"},
       {"exclude nested", WithUser(R"("exclude":[["i1"]])"), "exclude must be an array of strings"},
-      {"exclude empty id", WithUser(R"("exclude":[""])"), "exclude ids must be 1 to 256"},
+      {"exclude empty id", WithUser(R"("exclude":[""])"), "exclude id must not be empty"},
       {"exclude control char", WithUser(R"("exclude":["i\u0001"])"),
        "exclude id contains a control character"},
       {"exclude too many", WithUser(StrCat(R"("exclude":[)", Repeat(R"("i",)", 1000), R"("i"])")),
