@@ -2,7 +2,7 @@
 // filters → features → linear scorer → selectors), 100K items, d=64, HNSW index, 10K users with
 // 30 remembered events each. Reports per-call percentiles as counters (p50_us, p99_us).
 //
-//   ./build/recommend_bench --benchmark_min_time=3s
+//   ./build/bench/recommend_bench --benchmark_min_time=3
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
