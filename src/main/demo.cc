@@ -56,10 +56,14 @@ void DriveTraffic(serving::Engine& engine, const ServerInfo& info,
                   const std::function<bool()>& stopping) {
   std::printf(
       "\npulse demo is running.\n"
-      "  dashboard:  http://%s:%d/\n"
       "  recommend:  curl -s -X POST http://%s:%d/v1/recommend -d '{\"user_id\":\"u1\",\"n\":5}'\n"
+      "  explain:    curl -s -X POST http://%s:%d/v1/recommend -d "
+      "'{\"user_id\":\"u1\",\"n\":5,\"debug\":true}'\n"
+      "  user state: curl -s http://%s:%d/v1/users/u1/features\n"
+      "  metrics:    curl -s http://%s:%d/metrics\n"
       "  gRPC:       %s:%d (pulse.v1.Recommender; reflection enabled)\n"
       "Ctrl-C stops.\n\n",
+      info.http_host.c_str(), info.http_port, info.http_host.c_str(), info.http_port,
       info.http_host.c_str(), info.http_port, info.http_host.c_str(), info.http_port,
       info.grpc_host.c_str(), info.grpc_port);
   std::fflush(stdout);
