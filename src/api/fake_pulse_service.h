@@ -45,6 +45,12 @@ class FakePulseService final : public serving::PulseService {
     return response;
   }
 
+  // Not wired in the API yet: the HTTP and gRPC event routes answer UNIMPLEMENTED themselves.
+  Result<serving::PublishResult> PublishEvents(std::vector<serving::EventInput> /*events*/,
+                                               std::string_view /*source*/) override {
+    return UnimplementedError("fake: no ingest");
+  }
+
   // Stores every item except those whose id starts with "reject", which come back rejected.
   Result<serving::UpsertResult> UpsertItems(std::vector<Item> items) override {
     std::lock_guard<std::mutex> lock(mu_);

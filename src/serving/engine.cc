@@ -257,6 +257,11 @@ Result<RecommendResponse> Engine::Recommend(const RecommendRequest& request) {
   return response;
 }
 
+Result<PublishResult> Engine::PublishEvents(std::vector<EventInput> /*events*/,
+                                            std::string_view /*source*/) {
+  return UnimplementedError("event ingest is not available in this version");
+}
+
 Result<UpsertResult> Engine::UpsertItems(std::vector<Item> items) {
   UpsertResult result;
   std::vector<Item> valid;

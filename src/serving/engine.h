@@ -61,6 +61,8 @@ class Engine final : public PulseService {
   void StopModelWatcher();
 
   Result<RecommendResponse> Recommend(const RecommendRequest& request) override;
+  Result<PublishResult> PublishEvents(std::vector<EventInput> events,
+                                      std::string_view source) override;
   Result<UpsertResult> UpsertItems(std::vector<Item> items) override;
   Status DeleteItem(std::string_view item_id) override;
   Result<Item> GetItem(std::string_view item_id) override;

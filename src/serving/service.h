@@ -81,6 +81,20 @@ struct UserFeatures {
   store::UserHistory history;
 };
 
+// One event as a front end received it: parsed, or why it could not be parsed. `raw` is the
+// received text (JSON), kept with rejects in the dead-letter store.
+struct EventInput {
+  std::optional<Event> event;
+  std::string parse_error;  // set when `event` is empty
+  std::string raw;
+};
+
+struct PublishResult {
+  int accepted = 0;                                   // durable when the call returns
+  int duplicates = 0;                                 // accepted earlier under the same event_id
+  std::vector<std::pair<int, std::string>> rejected;  // (index in request, reason)
+};
+
 struct Readiness {
   bool ready = false;
   std::string reason;  // why not, when not ready ("no model loaded")
@@ -92,6 +106,12 @@ class PulseService {
   virtual ~PulseService() = default;
 
   virtual Result<RecommendResponse> Recommend(const RecommendRequest& request) = 0;
+  // Validates every event (schema, clock skew, id rules); rejects go to the dead-letter store
+  // with their reason; valid ones are written durably (fsync'd, group-committed) before this
+  // returns, and are visible to the next Recommend of their user. `source` ("http", "grpc")
+  // labels metrics. ResourceExhausted when ingest is saturated (nothing of the call is written).
+  virtual Result<PublishResult> PublishEvents(std::vector<EventInput> events,
+                                              std::string_view source) = 0;
   // Validates each item; valid ones are stored, invalid ones listed in `rejected`.
   virtual Result<UpsertResult> UpsertItems(std::vector<Item> items) = 0;
   // NotFound when the item is unknown. From the next request on it is never recommended.
