@@ -321,6 +321,8 @@ class StdioWriter final : public faiss::IOWriter {
  public:
   explicit StdioWriter(std::FILE* file) : file_(file) {}
   size_t operator()(const void* ptr, size_t size, size_t nitems) override {
+    // FAISS writes empty vectors as (nullptr, n, 0); fwrite must never see a null pointer.
+    if (size == 0 || nitems == 0) return nitems;
     const size_t written = std::fwrite(ptr, size, nitems, file_);
     if (written != nitems && error_ == 0) error_ = errno != 0 ? errno : EIO;
     return written;
