@@ -1,6 +1,8 @@
 #include "core/status.h"
 
 #include <array>
+#include <cerrno>
+#include <cstring>
 
 namespace pulse {
 
@@ -24,6 +26,24 @@ std::string_view StatusCodeName(StatusCode code) {
                                                               "UNAUTHENTICATED"};
   auto index = static_cast<size_t>(code);
   return index < kNames.size() ? kNames[index] : "UNKNOWN";
+}
+
+Status ErrnoToStatus(int err, std::string_view what) {
+  std::string message = StrCat(what, ": ", std::strerror(err));
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+      return NotFoundError(std::move(message));
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      return PermissionDeniedError(std::move(message));
+    case ENOSPC:
+    case EDQUOT:
+      return ResourceExhaustedError(std::move(message));
+    default:
+      return InternalError(std::move(message));
+  }
 }
 
 std::string Status::ToString() const {

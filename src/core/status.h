@@ -96,6 +96,11 @@ inline Status InternalError(std::string m) { return {StatusCode::kInternal, std:
 inline Status UnavailableError(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
 inline Status DataLossError(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
 
+// A Status for an errno value from a failed system call on `what` ("opening x: No such file"):
+// ENOENT/ENOTDIR → NotFound, EACCES/EPERM/EROFS → PermissionDenied, ENOSPC/EDQUOT →
+// ResourceExhausted, anything else → Internal.
+Status ErrnoToStatus(int err, std::string_view what);
+
 // Returns `status` with `context` prepended to its message ("while loading bundle: ...").
 inline Status WithContext(const Status& status, std::string_view context) {
   if (status.ok()) return status;

@@ -85,24 +85,6 @@ Status CatchAll(StatusCode code, std::string_view what, F&& f) {
   }
 }
 
-Status ErrnoStatus(int err, std::string_view what) {
-  std::string message = StrCat(what, ": ", std::strerror(err));
-  switch (err) {
-    case ENOENT:
-    case ENOTDIR:
-      return NotFoundError(std::move(message));
-    case EACCES:
-    case EPERM:
-    case EROFS:
-      return PermissionDeniedError(std::move(message));
-    case ENOSPC:
-    case EDQUOT:
-      return ResourceExhaustedError(std::move(message));
-    default:
-      return InternalError(std::move(message));
-  }
-}
-
 // Limits OpenMP to `threads` in the calling thread for its lifetime (0 = leave it alone). The
 // setting is per-thread in OpenMP, so concurrent searches do not interfere.
 class ScopedOmpThreads {
@@ -213,23 +195,23 @@ Status CheckFlatBody(LayoutReader& r, const IndexHeader& h) {
 Result<std::string> CheckIndexFileLayout(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
-    return ErrnoStatus(errno, StrCat("cannot open ANN index file ", path));
+    return ErrnoToStatus(errno, StrCat("cannot open ANN index file ", path));
   }
   if (!S_ISREG(st.st_mode)) {
     return InvalidArgumentError(StrCat("ANN index path ", path, " is not a regular file"));
   }
   std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) return ErrnoStatus(errno, StrCat("cannot open ANN index file ", path));
+  if (file == nullptr) return ErrnoToStatus(errno, StrCat("cannot open ANN index file ", path));
   struct Closer {
     std::FILE* f;
     ~Closer() { std::fclose(f); }
   } closer{file};
   if (std::fseek(file, 0, SEEK_END) != 0) {
-    return ErrnoStatus(errno, StrCat("cannot read ANN index file ", path));
+    return ErrnoToStatus(errno, StrCat("cannot read ANN index file ", path));
   }
   const long end = std::ftell(file);
   if (end < 0 || std::fseek(file, 0, SEEK_SET) != 0) {
-    return ErrnoStatus(errno, StrCat("cannot read ANN index file ", path));
+    return ErrnoToStatus(errno, StrCat("cannot read ANN index file ", path));
   }
   LayoutReader r(file, static_cast<uint64_t>(end), path);
 
@@ -341,20 +323,20 @@ class FaissAnnIndex final : public AnnIndex {
 
   Status Save(const std::string& path) const override {
     std::FILE* file = std::fopen(path.c_str(), "wb");
-    if (file == nullptr) return ErrnoStatus(errno, StrCat("cannot create ", path));
+    if (file == nullptr) return ErrnoToStatus(errno, StrCat("cannot create ", path));
     StdioWriter writer(file);
     Status status = CatchAll(StatusCode::kInternal, StrCat("writing ANN index ", path), [&] {
       faiss::write_index(index_.get(), &writer);
       return OkStatus();
     });
     if (!status.ok() && writer.error() != 0) {
-      status = ErrnoStatus(writer.error(), StrCat("writing ANN index ", path));
+      status = ErrnoToStatus(writer.error(), StrCat("writing ANN index ", path));
     }
     if (status.ok() && (std::fflush(file) != 0 || ::fsync(fileno(file)) != 0)) {
-      status = ErrnoStatus(errno, StrCat("writing ANN index ", path));
+      status = ErrnoToStatus(errno, StrCat("writing ANN index ", path));
     }
     if (std::fclose(file) != 0 && status.ok()) {
-      status = ErrnoStatus(errno, StrCat("writing ANN index ", path));
+      status = ErrnoToStatus(errno, StrCat("writing ANN index ", path));
     }
     return status;
   }

@@ -51,24 +51,6 @@ std::string JoinPath(const std::string& dir, std::string_view name) {
   return StrCat(dir, "/", name);
 }
 
-Status ErrnoStatus(int err, std::string_view what) {
-  std::string message = StrCat(what, ": ", std::strerror(err));
-  switch (err) {
-    case ENOENT:
-    case ENOTDIR:
-      return NotFoundError(std::move(message));
-    case EACCES:
-    case EPERM:
-    case EROFS:
-      return PermissionDeniedError(std::move(message));
-    case ENOSPC:
-    case EDQUOT:
-      return ResourceExhaustedError(std::move(message));
-    default:
-      return InternalError(std::move(message));
-  }
-}
-
 class Fd {
  public:
   explicit Fd(int fd) : fd_(fd) {}
@@ -130,27 +112,27 @@ struct FileEntry {
 // Creates (or truncates) `path`, writes `bytes`, fsyncs and closes, reporting every failure.
 Status WriteFileSynced(const std::string& path, const void* data, size_t bytes) {
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (fd.get() < 0) return ErrnoStatus(errno, StrCat("cannot create ", path));
+  if (fd.get() < 0) return ErrnoToStatus(errno, StrCat("cannot create ", path));
   const char* p = static_cast<const char*>(data);
   size_t left = bytes;
   while (left > 0) {
     const ssize_t n = ::write(fd.get(), p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoStatus(errno, StrCat("cannot write ", path));
+      return ErrnoToStatus(errno, StrCat("cannot write ", path));
     }
     p += n;
     left -= static_cast<size_t>(n);
   }
-  if (::fsync(fd.get()) != 0) return ErrnoStatus(errno, StrCat("cannot fsync ", path));
-  if (fd.Close() != 0) return ErrnoStatus(errno, StrCat("cannot close ", path));
+  if (::fsync(fd.get()) != 0) return ErrnoToStatus(errno, StrCat("cannot fsync ", path));
+  if (fd.Close() != 0) return ErrnoToStatus(errno, StrCat("cannot close ", path));
   return OkStatus();
 }
 
 Status FsyncPath(const std::string& path, bool directory) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0)));
-  if (fd.get() < 0) return ErrnoStatus(errno, StrCat("cannot open ", path, " to fsync it"));
-  if (::fsync(fd.get()) != 0) return ErrnoStatus(errno, StrCat("cannot fsync ", path));
+  if (fd.get() < 0) return ErrnoToStatus(errno, StrCat("cannot open ", path, " to fsync it"));
+  if (::fsync(fd.get()) != 0) return ErrnoToStatus(errno, StrCat("cannot fsync ", path));
   return OkStatus();
 }
 
@@ -170,10 +152,10 @@ Result<FileEntry> ReadHashed(const std::string& path, std::string_view name,
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     if (errno == ENOENT) return DataLossError(StrCat("bundle file ", name, " is missing"));
-    return ErrnoStatus(errno, StrCat("cannot open bundle file ", path));
+    return ErrnoToStatus(errno, StrCat("cannot open bundle file ", path));
   }
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, StrCat("cannot stat ", path));
+  if (::fstat(fd.get(), &st) != 0) return ErrnoToStatus(errno, StrCat("cannot stat ", path));
   if (!S_ISREG(st.st_mode)) return DataLossError(StrCat("bundle file ", name, " is not a file"));
   const auto size = static_cast<uint64_t>(st.st_size);
   if (want.has_value() && size != want->bytes) {
@@ -191,7 +173,7 @@ Result<FileEntry> ReadHashed(const std::string& path, std::string_view name,
     const ssize_t n = ::read(fd.get(), to, want_now);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoStatus(errno, StrCat("cannot read ", path));
+      return ErrnoToStatus(errno, StrCat("cannot read ", path));
     }
     if (n == 0) return DataLossError(StrCat("bundle file ", name, " shrank while being read"));
     sha.Update(to, static_cast<size_t>(n));
@@ -261,7 +243,7 @@ Result<std::string> MakeTempDir(const std::string& models_dir) {
     std::snprintf(suffix, sizeof(suffix), "%016llx", static_cast<unsigned long long>(rng()));
     std::string path = JoinPath(models_dir, StrCat(".tmp-", suffix));
     if (::mkdir(path.c_str(), 0755) == 0) return path;
-    if (errno != EEXIST) return ErrnoStatus(errno, StrCat("cannot create ", path));
+    if (errno != EEXIST) return ErrnoToStatus(errno, StrCat("cannot create ", path));
   }
   return InternalError(StrCat("cannot create a unique temporary directory in ", models_dir));
 }
@@ -486,7 +468,7 @@ Result<std::string> WriteModelBundle(const std::string& models_dir, ModelBundle&
   RETURN_IF_ERROR(ValidateForWrite(bundle, &extra));
   std::error_code ec;
   fs::create_directories(models_dir, ec);
-  if (ec) return ErrnoStatus(ec.value(), StrCat("cannot create models directory ", models_dir));
+  if (ec) return ErrnoToStatus(ec.value(), StrCat("cannot create models directory ", models_dir));
   ASSIGN_OR_RETURN(const std::string tmp, MakeTempDir(models_dir));
   // Whatever happens below, a failed write leaves nothing behind but (at worst, after a crash)
   // a .tmp-* directory, which readers ignore.
@@ -553,7 +535,7 @@ Result<std::string> WriteModelBundle(const std::string& models_dir, ModelBundle&
       number = std::max(number, HighestVersionNumber(models_dir));
       continue;
     }
-    if (err != 0) return ErrnoStatus(err, StrCat("cannot rename bundle into ", final_dir));
+    if (err != 0) return ErrnoToStatus(err, StrCat("cannot rename bundle into ", final_dir));
     cleanup.path.clear();
     RETURN_IF_ERROR(FsyncPath(models_dir, /*directory=*/true));
     bundle.version = version;
@@ -576,7 +558,7 @@ Result<std::string> ReadManifestJson(const std::string& bundle_dir) {
     if (errno == ENOENT) {
       return NotFoundError(StrCat("model bundle ", bundle_dir, " has no ", kManifest));
     }
-    return ErrnoStatus(errno, StrCat("cannot stat ", path));
+    return ErrnoToStatus(errno, StrCat("cannot stat ", path));
   }
   if (static_cast<uint64_t>(st.st_size) > kMaxManifestBytes) {
     return DataLossError(StrCat("manifest of bundle ", bundle_dir, " is implausibly large (",
