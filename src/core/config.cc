@@ -76,6 +76,19 @@ Status ParseStore(const YAML::Node& node, StoreConfig* c) {
   return OkStatus();
 }
 
+Status ParseIngest(const YAML::Node& node, IngestConfig* c) {
+  const std::string p = "ingest";
+  RETURN_IF_ERROR(CheckKeys(node, p,
+                            {"max_future_skew_ms", "max_event_age_ms", "max_batch_events",
+                             "max_pending_events", "dead_letter_max"}));
+  RETURN_IF_ERROR(ReadInt(node, p, "max_future_skew_ms", &c->max_future_skew_ms));
+  RETURN_IF_ERROR(ReadInt(node, p, "max_event_age_ms", &c->max_event_age_ms));
+  RETURN_IF_ERROR(ReadInt(node, p, "max_batch_events", &c->max_batch_events));
+  RETURN_IF_ERROR(ReadInt(node, p, "max_pending_events", &c->max_pending_events));
+  RETURN_IF_ERROR(ReadInt(node, p, "dead_letter_max", &c->dead_letter_max));
+  return OkStatus();
+}
+
 Status ParseTrain(const YAML::Node& node, TrainConfig* c) {
   const std::string p = "train";
   RETURN_IF_ERROR(CheckKeys(node, p,
@@ -164,6 +177,13 @@ Status ValidateConfig(const Config& c) {
   }
   if (c.server.model_poll_ms < 0) return bad("server.model_poll_ms: must be >= 0");
   if (c.store.history_per_user < 1) return bad("store.history_per_user: must be >= 1");
+  if (c.ingest.max_future_skew_ms < 0) return bad("ingest.max_future_skew_ms: must be >= 0");
+  if (c.ingest.max_event_age_ms < 0) return bad("ingest.max_event_age_ms: must be >= 0");
+  if (c.ingest.max_batch_events < 1) return bad("ingest.max_batch_events: must be >= 1");
+  if (c.ingest.max_pending_events < c.ingest.max_batch_events) {
+    return bad("ingest.max_pending_events: must be >= ingest.max_batch_events");
+  }
+  if (c.ingest.dead_letter_max < 0) return bad("ingest.dead_letter_max: must be >= 0");
   if (c.train.factors < 1 || c.train.factors > 1024)
     return bad("train.factors: must be in 1..1024");
   if (c.train.iterations < 1) return bad("train.iterations: must be >= 1");
@@ -202,11 +222,12 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
   try {
     YAML::Node root = YAML::Load(yaml_text);
     if (root.IsNull()) return config;
-    RETURN_IF_ERROR(
-        CheckKeys(root, "", {"data_dir", "server", "store", "train", "index", "pipeline"}));
+    RETURN_IF_ERROR(CheckKeys(
+        root, "", {"data_dir", "server", "store", "ingest", "train", "index", "pipeline"}));
     RETURN_IF_ERROR(ReadString(root, "", "data_dir", &config.data_dir));
     if (root["server"]) RETURN_IF_ERROR(ParseServer(root["server"], &config.server));
     if (root["store"]) RETURN_IF_ERROR(ParseStore(root["store"], &config.store));
+    if (root["ingest"]) RETURN_IF_ERROR(ParseIngest(root["ingest"], &config.ingest));
     if (root["train"]) RETURN_IF_ERROR(ParseTrain(root["train"], &config.train));
     if (root["index"]) RETURN_IF_ERROR(ParseIndex(root["index"], &config.index));
     if (root["pipeline"]) RETURN_IF_ERROR(ParsePipeline(root["pipeline"], &config.pipeline));

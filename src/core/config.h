@@ -65,10 +65,19 @@ struct StoreConfig {
   int history_per_user = 1000;  // distinct recent items kept per user (seen filter, fold-in)
 };
 
+struct IngestConfig {
+  int64_t max_future_skew_ms = 300'000;      // ts later than now + this → ts_in_future
+  int64_t max_event_age_ms = 2'592'000'000;  // ts older than now - this → ts_too_old; 0 = off
+  int max_batch_events = 10'000;             // events per publish call; more → InvalidArgument
+  int64_t max_pending_events = 100'000;      // queued, not yet durable; more → 429
+  int64_t dead_letter_max = 100'000;         // newest rejected events kept in the data dir
+};
+
 struct Config {
   std::string data_dir = "./pulse-data";
   ServerConfig server;
   StoreConfig store;
+  IngestConfig ingest;
   TrainConfig train;
   IndexConfig index;
   PipelineConfig pipeline;
