@@ -263,4 +263,34 @@ Result<UserHistory> DecodeHistory(std::string_view value) {
   return history;
 }
 
+std::string EncodeDeadLetter(const DeadLetter& letter) {
+  std::string out;
+  out.reserve(16 + letter.source.size() + letter.reason.size() + letter.reason_text.size() +
+              letter.raw.size());
+  out.push_back(static_cast<char>(kDeadLetterRecordVersion));
+  PutVarint64(&out, ZigZag(letter.received_at_ms));
+  PutBytes(&out, letter.source);
+  PutBytes(&out, letter.reason);
+  PutBytes(&out, letter.reason_text);
+  PutBytes(&out, letter.raw);
+  return out;
+}
+
+Result<DeadLetter> DecodeDeadLetter(uint64_t seq, std::string_view value) {
+  Reader in(value);
+  uint8_t version = 0;
+  if (!in.Byte(&version)) return Corrupt("dead letter", "empty");
+  if (version != kDeadLetterRecordVersion) {
+    return Corrupt("dead letter", StrCat("unknown record version ", static_cast<int>(version)));
+  }
+  DeadLetter letter;
+  letter.seq = seq;
+  if (!in.Signed(&letter.received_at_ms) || !in.Bytes(&letter.source) ||
+      !in.Bytes(&letter.reason) || !in.Bytes(&letter.reason_text) || !in.Bytes(&letter.raw)) {
+    return Corrupt("dead letter", "truncated");
+  }
+  if (!in.done()) return Corrupt("dead letter", "trailing bytes");
+  return letter;
+}
+
 }  // namespace pulse::store::codec

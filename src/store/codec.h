@@ -1,4 +1,4 @@
-// store/codec.h — the byte encodings of DataDir's RocksDB values and keys (layout version 1).
+// store/codec.h — the byte encodings of DataDir's RocksDB values and keys (layout version 2).
 // The byte layout is specified in docs/design/data-dir.md; change it only together with that
 // document and a layout-version bump.
 //
@@ -21,6 +21,7 @@ namespace pulse::store::codec {
 inline constexpr uint8_t kEventRecordVersion = 1;
 inline constexpr uint8_t kItemRecordVersion = 1;
 inline constexpr uint8_t kHistoryRecordVersion = 1;
+inline constexpr uint8_t kDeadLetterRecordVersion = 1;
 
 // 8-byte big-endian, so RocksDB's bytewise order is numeric order.
 std::string EncodeSequence(uint64_t seq);
@@ -35,5 +36,9 @@ Result<Item> DecodeItem(std::string_view item_id, std::string_view value);
 
 std::string EncodeHistory(const UserHistory& history);
 Result<UserHistory> DecodeHistory(std::string_view value);
+
+// The sequence is the RocksDB key, not part of the value; `raw` is stored as given.
+std::string EncodeDeadLetter(const DeadLetter& letter);
+Result<DeadLetter> DecodeDeadLetter(uint64_t seq, std::string_view value);
 
 }  // namespace pulse::store::codec

@@ -25,6 +25,7 @@ constexpr char kItemsCf[] = "items";
 constexpr char kEventsCf[] = "events";
 constexpr char kEventIdsCf[] = "event_ids";
 constexpr char kUsersCf[] = "users";
+constexpr char kDeadLetterCf[] = "dead_letter";
 constexpr char kLayoutVersionKey[] = "layout_version";
 
 constexpr size_t kStripes = 64;
@@ -110,6 +111,14 @@ struct DataDir::Impl {
   rocksdb::ColumnFamilyHandle* events = nullptr;
   rocksdb::ColumnFamilyHandle* event_ids = nullptr;
   rocksdb::ColumnFamilyHandle* users = nullptr;
+  rocksdb::ColumnFamilyHandle* dead_letter = nullptr;
+  uint32_t layout_version = 0;
+
+  // Dead letters occupy the dense key range [dl_first, dl_next): appends take the next keys and
+  // trimming removes a prefix.
+  mutable std::mutex dl_mu;
+  uint64_t dl_first = 1;  // guarded by dl_mu
+  uint64_t dl_next = 1;   // guarded by dl_mu
 
   std::mutex items_mu;  // serializes item writes so item_count stays exact
   std::atomic<uint64_t> item_count{0};
@@ -164,11 +173,12 @@ Status DataDir::Impl::Init() {
   // Layout version: written on creation, checked on every open.
   std::string value;
   rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, kLayoutVersionKey, &value);
+  rocksdb::WriteOptions sync_write;
+  sync_write.sync = true;
   if (s.IsNotFound()) {
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    RETURN_IF_ERROR(FromRocks(db->Put(wo, meta, kLayoutVersionKey, std::to_string(kLayoutVersion)),
-                              "writing the layout version"));
+    RETURN_IF_ERROR(
+        FromRocks(db->Put(sync_write, meta, kLayoutVersionKey, std::to_string(kLayoutVersion)),
+                  "writing the layout version"));
   } else {
     RETURN_IF_ERROR(FromRocks(s, "reading the layout version"));
     int64_t version = 0;
@@ -180,7 +190,33 @@ Status DataDir::Impl::Init() {
           "data dir ", path, " has layout version ", version, ", newer than layout version ",
           kLayoutVersion, " that this build of Pulse understands; open it with a newer Pulse"));
     }
-    // Older layouts would be migrated here, one version step at a time.
+    // Older layouts are migrated one version step at a time; each step is idempotent, so a
+    // crash mid-upgrade just repeats it on the next open.
+    if (version == 1) {
+      // 1 → 2: the dead_letter family, already created by Open (create_missing_column_families).
+      RETURN_IF_ERROR(FromRocks(db->Put(sync_write, meta, kLayoutVersionKey, "2"),
+                                "upgrading the layout version to 2"));
+      LOG_INFO("store", "upgraded data dir ", path, " from layout version 1 to 2");
+      version = 2;
+    }
+  }
+  layout_version = kLayoutVersion;
+
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), dead_letter));
+    it->SeekToFirst();
+    if (it->Valid()) {
+      ASSIGN_OR_RETURN(dl_first,
+                       codec::DecodeSequence(std::string_view(it->key().data(), it->key().size())));
+      it->SeekToLast();
+      if (it->Valid()) {
+        ASSIGN_OR_RETURN(uint64_t last, codec::DecodeSequence(
+                                            std::string_view(it->key().data(), it->key().size())));
+        dl_next = last + 1;
+      }
+    }
+    RETURN_IF_ERROR(FromRocks(it->status(), "finding the dead letters"));
+    if (dl_next < dl_first) dl_next = dl_first;
   }
 
   // The sequence counter resumes after the last event key (events are never deleted, so the log
@@ -251,8 +287,13 @@ Result<std::unique_ptr<DataDir>> DataDir::Open(const std::string& path, const St
   // RocksDB error about unopened families, is what explains a refusal.
   std::vector<std::string> names;
   if (!rocksdb::DB::ListColumnFamilies(options, db_path, &names).ok()) names.clear();
-  std::vector<std::string> wanted = {
-      rocksdb::kDefaultColumnFamilyName, kMetaCf, kItemsCf, kEventsCf, kEventIdsCf, kUsersCf};
+  std::vector<std::string> wanted = {rocksdb::kDefaultColumnFamilyName,
+                                     kMetaCf,
+                                     kItemsCf,
+                                     kEventsCf,
+                                     kEventIdsCf,
+                                     kUsersCf,
+                                     kDeadLetterCf};
   for (const auto& w : wanted) {
     if (std::find(names.begin(), names.end(), w) == names.end()) names.push_back(w);
   }
@@ -272,6 +313,7 @@ Result<std::unique_ptr<DataDir>> DataDir::Open(const std::string& path, const St
     if (names[i] == kEventsCf) impl->events = impl->handles[i];
     if (names[i] == kEventIdsCf) impl->event_ids = impl->handles[i];
     if (names[i] == kUsersCf) impl->users = impl->handles[i];
+    if (names[i] == kDeadLetterCf) impl->dead_letter = impl->handles[i];
   }
   RETURN_IF_ERROR(impl->Init());
   return std::unique_ptr<DataDir>(new DataDir(std::move(impl)));
@@ -349,7 +391,13 @@ uint64_t DataDir::ItemCount() const { return impl_->item_count.load(); }
 // ---- events ----
 
 Result<AppendResult> DataDir::AppendEvents(const std::vector<Event>& events, bool sync) {
+  return AppendEvents(events, sync, nullptr);
+}
+
+Result<AppendResult> DataDir::AppendEvents(const std::vector<Event>& events, bool sync,
+                                           std::vector<uint8_t>* duplicate) {
   AppendResult result;
+  if (duplicate != nullptr) duplicate->assign(events.size(), 0);
   if (events.empty()) return result;
   Impl& d = *impl_;
 
@@ -371,16 +419,19 @@ Result<AppendResult> DataDir::AppendEvents(const std::vector<Event>& events, boo
   std::vector<const Event*> accepted;
   accepted.reserve(events.size());
   std::unordered_set<std::string_view> batch_ids;
-  for (const Event& e : events) {
+  for (size_t i = 0; i < events.size(); ++i) {
+    const Event& e = events[i];
     if (!e.event_id.empty()) {
       if (!batch_ids.insert(e.event_id).second) {
         ++result.duplicates;
+        if (duplicate != nullptr) (*duplicate)[i] = 1;
         continue;
       }
       std::string ignored;
       rocksdb::Status s = d.db->Get(rocksdb::ReadOptions(), d.event_ids, e.event_id, &ignored);
       if (s.ok()) {
         ++result.duplicates;
+        if (duplicate != nullptr) (*duplicate)[i] = 1;
         continue;
       }
       if (!s.IsNotFound()) return FromRocks(s, "checking an event id");
@@ -463,6 +514,64 @@ Status DataDir::ForEachEvent(const std::function<Status(const Event&)>& fn) cons
 uint64_t DataDir::EventCount() const { return impl_->event_count.load(); }
 
 Status DataDir::Sync() { return FromRocks(impl_->db->FlushWAL(/*sync=*/true), "syncing the WAL"); }
+
+// ---- dead letters ----
+
+Status DataDir::AppendDeadLetters(const std::vector<DeadLetter>& letters, uint64_t max_records) {
+  if (letters.empty()) return OkStatus();
+  Impl& d = *impl_;
+  std::lock_guard<std::mutex> lock(d.dl_mu);
+  rocksdb::WriteBatch batch;
+  uint64_t seq = d.dl_next;
+  for (const DeadLetter& letter : letters) {
+    DeadLetter stored = letter;
+    if (stored.raw.size() > kMaxDeadLetterRawBytes) stored.raw.resize(kMaxDeadLetterRawBytes);
+    RETURN_IF_ERROR(FromRocks(
+        batch.Put(d.dead_letter, codec::EncodeSequence(seq++), codec::EncodeDeadLetter(stored)),
+        "batching a dead letter"));
+  }
+  uint64_t first = d.dl_first;
+  if (seq - first > max_records) {
+    first = seq - max_records;
+    RETURN_IF_ERROR(FromRocks(batch.DeleteRange(d.dead_letter, codec::EncodeSequence(d.dl_first),
+                                                codec::EncodeSequence(first)),
+                              "batching the dead-letter trim"));
+  }
+  RETURN_IF_ERROR(FromRocks(d.db->Write(rocksdb::WriteOptions(), &batch), "writing dead letters"));
+  d.dl_first = first;
+  d.dl_next = seq;
+  return OkStatus();
+}
+
+Result<std::vector<DeadLetter>> DataDir::ListDeadLetters(size_t limit, uint64_t before_seq) const {
+  std::vector<DeadLetter> out;
+  if (limit == 0 || before_seq <= 1) return out;
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->dead_letter));
+  if (before_seq == UINT64_MAX) {
+    it->SeekToLast();
+  } else {
+    it->SeekForPrev(codec::EncodeSequence(before_seq - 1));
+  }
+  for (; it->Valid() && out.size() < limit; it->Prev()) {
+    ASSIGN_OR_RETURN(uint64_t seq,
+                     codec::DecodeSequence(std::string_view(it->key().data(), it->key().size())));
+    ASSIGN_OR_RETURN(
+        DeadLetter letter,
+        codec::DecodeDeadLetter(seq, std::string_view(it->value().data(), it->value().size())));
+    out.push_back(std::move(letter));
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "listing dead letters"));
+  return out;
+}
+
+uint64_t DataDir::DeadLetterCount() const {
+  std::lock_guard<std::mutex> lock(impl_->dl_mu);
+  return impl_->dl_next - impl_->dl_first;
+}
+
+uint32_t DataDir::layout_version() const { return impl_->layout_version; }
 
 // ---- users ----
 

@@ -3,7 +3,8 @@
 // Layout (versioned; see docs/design/data-dir.md):
 //   <path>/db/       RocksDB: column families `meta` (layout version), `items`, `events`
 //                    (append-only log keyed by a big-endian sequence number), `event_ids`
-//                    (idempotence keys) and `users` (per-user history).
+//                    (idempotence keys), `users` (per-user history) and `dead_letter` (rejected
+//                    events, bounded; layout version 2).
 //   <path>/models/   model bundles, one directory per version (see rollout/model_bundle.h).
 // A newer Pulse opens an older layout or fails with FailedPrecondition saying why; a layout newer
 // than this build understands is refused.
@@ -52,6 +53,17 @@ struct UserHistory {
   int64_t updated_at_ms = 0;  // wall time of the last change
 };
 
+// A rejected event kept for an operator: what arrived, from where, and why it was refused.
+struct DeadLetter {
+  uint64_t seq = 0;  // assigned by AppendDeadLetters (ignored on input); increasing, from 1
+  int64_t received_at_ms = 0;
+  std::string source;       // "http", "grpc", ...
+  std::string reason;       // stable reason label ("ts_in_future"); see ingest/validator.h
+  std::string reason_text;  // the message the client got
+  std::string raw;          // the received text, truncated to kMaxDeadLetterRawBytes
+};
+inline constexpr size_t kMaxDeadLetterRawBytes = 64 * 1024;
+
 struct AppendResult {
   uint64_t appended = 0;
   uint64_t duplicates = 0;  // events whose non-empty event_id was already stored (skipped)
@@ -60,7 +72,8 @@ struct AppendResult {
 class DataDir {
  public:
   // The on-disk layout this build writes and the newest it can open.
-  static constexpr uint32_t kLayoutVersion = 1;
+  // 1: meta, items, events, event_ids, users. 2: + dead_letter (a v1 dir is upgraded in place).
+  static constexpr uint32_t kLayoutVersion = 2;
   // Upper bound on history entries held in memory across all users (see Memory above).
   static constexpr size_t kMaxCachedHistoryEntries = 4'000'000;
 
@@ -94,12 +107,29 @@ class DataDir {
   // in the same batch. Events with a non-empty event_id already stored are skipped. Events must
   // already be valid (ingest validates); this layer does not judge them.
   Result<AppendResult> AppendEvents(const std::vector<Event>& events, bool sync);
+  // As above; when `duplicate` is not null it is resized to events.size() and (*duplicate)[i]
+  // says whether events[i] was skipped as a duplicate (only meaningful when the call succeeds).
+  Result<AppendResult> AppendEvents(const std::vector<Event>& events, bool sync,
+                                    std::vector<uint8_t>* duplicate);
   // Visits events in append order; stops at and returns the first non-OK status of `fn`.
   Status ForEachEvent(const std::function<Status(const Event&)>& fn) const;
   uint64_t EventCount() const;
   // Makes every append acknowledged so far durable (fsyncs the RocksDB WAL). For bulk importers
   // that append with sync=false; an error means some of those events may be lost on a crash.
   Status Sync();
+
+  // ---- dead letters ----
+  // Appends rejected events (raw text truncated to kMaxDeadLetterRawBytes), then trims the
+  // oldest so at most `max_records` remain (0 keeps none). Not fsync'd: a dead letter is a
+  // diagnostic, and the next synced write (any event append) makes it durable.
+  Status AppendDeadLetters(const std::vector<DeadLetter>& letters, uint64_t max_records);
+  // Newest first: up to `limit` records with seq < before_seq.
+  Result<std::vector<DeadLetter>> ListDeadLetters(size_t limit,
+                                                  uint64_t before_seq = UINT64_MAX) const;
+  // Records currently stored.
+  uint64_t DeadLetterCount() const;
+  // The layout version on disk (equal to kLayoutVersion once open: older dirs are upgraded).
+  uint32_t layout_version() const;
 
   // ---- users ----
   // An empty history (events_total 0) for a user never seen.
