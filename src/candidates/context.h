@@ -21,6 +21,10 @@
 #include "core/ids.h"
 #include "rollout/model_bundle.h"
 
+namespace pulse::nearline {
+class FeatureView;  // nearline/feature_view.h
+}  // namespace pulse::nearline
+
 namespace pulse::candidates {
 
 // Per-item metadata aligned with a model bundle's dense item ids.
@@ -98,6 +102,9 @@ struct RecommendContext {
   std::vector<DenseId> excluded_items;  // request `exclude` ids known to the model, sorted
   std::span<const std::string> source_names;  // config order; Candidate::source indexes it
   std::span<const DenseId> popular_items;     // model items by popularity, most popular first
+  // Nearline features (trending, co-visitation); null when the processor is not running, and
+  // then the sources that read it return nothing.
+  const nearline::FeatureView* features = nullptr;
 
   // ---- outputs, filled by the stages ----
   std::vector<RemovedCandidate> removed;

@@ -1,0 +1,48 @@
+#include "candidates/covisit_source.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "nearline/feature_view.h"
+
+namespace pulse::candidates {
+
+Status CovisitCandidateSource::Fetch(const RecommendContext& context, int k, uint8_t source_index,
+                                     std::vector<Candidate>* out) const {
+  if (context.features == nullptr || context.model == nullptr || k <= 0 ||
+      context.recent_items.empty()) {
+    return OkStatus();
+  }
+  const IdDictionary& items = context.model->items;
+  const size_t want = static_cast<size_t>(WithSeenHeadroom(k, context));
+  const size_t seeds = std::min(context.recent_items.size(), kMaxSeedItems);
+  std::unordered_map<DenseId, double> scores;
+  for (size_t rank = 0; rank < seeds; ++rank) {
+    DenseId seed = context.recent_items[rank];
+    if (seed >= items.size()) continue;
+    double seed_weight = 1.0 / static_cast<double>(1 + rank);
+    for (const nearline::Neighbor& neighbor : context.features->Neighbors(items.Name(seed), want)) {
+      std::optional<DenseId> dense = items.Find(neighbor.item_id);
+      if (!dense || *dense == seed) continue;
+      scores[*dense] += neighbor.weight * seed_weight;
+    }
+  }
+  std::vector<std::pair<DenseId, double>> ranked(scores.begin(), scores.end());
+  auto order = [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  };
+  size_t keep = std::min(want, ranked.size());
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<ptrdiff_t>(keep), ranked.end(),
+                    order);
+  for (size_t i = 0; i < keep; ++i) {
+    Candidate candidate;
+    candidate.item = ranked[i].first;
+    candidate.source = source_index;
+    candidate.explanation = kExplainCoEngagedWithRecent;
+    candidate.retrieval_score = static_cast<float>(ranked[i].second);
+    out->push_back(candidate);
+  }
+  return OkStatus();
+}
+
+}  // namespace pulse::candidates

@@ -1,0 +1,138 @@
+#include <vector>
+
+#include "candidates/candidate_source.h"
+#include "candidates/covisit_source.h"
+#include "candidates/trending_source.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nearline/feature_processor.h"
+#include "testing/test_util.h"
+
+namespace pulse::candidates {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Field;
+using ::testing::IsEmpty;
+
+constexpr int64_t kT0 = 20000 * nearline::kDayMs;
+
+Event Ev(std::string user, std::string item, int64_t ts, EventType type = EventType::kView) {
+  Event e;
+  e.user_id = std::move(user);
+  e.item_id = std::move(item);
+  e.type = type;
+  e.ts_ms = ts;
+  return e;
+}
+
+class NearlineSourcesTest : public ::testing::Test {
+ protected:
+  NearlineSourcesTest() : processor_({}, nullptr) {
+    // The model knows a..e; "ghost" exists only in the event stream.
+    for (const char* id : {"a", "b", "c", "d", "e"}) model_.items.Intern(id);
+    context_.model = &model_;
+    context_.features = &processor_;
+  }
+
+  DenseId Dense(std::string_view id) { return *model_.items.Find(id); }
+  void Apply(std::vector<Event> events) {
+    int64_t now = 0;
+    for (const auto& e : events) now = std::max(now, e.ts_ms);
+    processor_.Apply(events, now);
+  }
+
+  rollout::ModelBundle model_;
+  nearline::FeatureProcessor processor_;
+  RecommendContext context_;
+};
+
+TEST_F(NearlineSourcesTest, RegisteredByName) {
+  auto trending = MakeCandidateSource("trending");
+  ASSERT_THAT(trending.status(), testing::IsOk());
+  EXPECT_EQ((*trending)->name(), "trending");
+  auto covisit = MakeCandidateSource("covisit");
+  ASSERT_THAT(covisit.status(), testing::IsOk());
+  EXPECT_EQ((*covisit)->name(), "covisit");
+}
+
+TEST_F(NearlineSourcesTest, NothingWithoutFeatures) {
+  Apply({Ev("u", "a", kT0), Ev("u", "b", kT0 + 1)});
+  context_.features = nullptr;
+  context_.recent_items = {Dense("a")};
+  std::vector<Candidate> out;
+  ASSERT_THAT(TrendingCandidateSource().Fetch(context_, 10, 0, &out), testing::IsOk());
+  ASSERT_THAT(CovisitCandidateSource().Fetch(context_, 10, 0, &out), testing::IsOk());
+  EXPECT_THAT(out, IsEmpty());
+}
+
+TEST_F(NearlineSourcesTest, TrendingFollowsVelocityAndSkipsItemsUnknownToTheModel) {
+  std::vector<Event> events;
+  int user = 0;
+  auto burst = [&](const std::string& item, int n) {
+    for (int i = 0; i < n; ++i) events.push_back(Ev(StrCat("u", user++), item, kT0 + i));
+  };
+  burst("ghost", 50);
+  burst("c", 30);
+  burst("a", 10);
+  burst("e", 2);
+  Apply(events);
+  std::vector<Candidate> out;
+  ASSERT_THAT(TrendingCandidateSource().Fetch(context_, 10, 3, &out), testing::IsOk());
+  EXPECT_THAT(out,
+              ElementsAre(Field(&Candidate::item, Dense("c")), Field(&Candidate::item, Dense("a")),
+                          Field(&Candidate::item, Dense("e"))));
+  for (const Candidate& c : out) {
+    EXPECT_EQ(c.source, 3);
+    EXPECT_EQ(c.explanation, "trending_now");
+    EXPECT_GT(c.retrieval_score, 0);
+  }
+  EXPECT_GT(out[0].retrieval_score, out[1].retrieval_score);
+  out.clear();
+  ASSERT_THAT(TrendingCandidateSource().Fetch(context_, 1, 0, &out), testing::IsOk());
+  EXPECT_THAT(out, ElementsAre(Field(&Candidate::item, Dense("c"))));
+}
+
+TEST_F(NearlineSourcesTest, CovisitReturnsNeighboursOfRecentItemsNewestSeedWeighsMost) {
+  std::vector<Event> events;
+  int64_t ts = kT0;
+  int user = 0;
+  auto pair = [&](const std::string& x, const std::string& y) {
+    std::string u = StrCat("u", user++);
+    events.push_back(Ev(u, x, ts++));
+    events.push_back(Ev(u, y, ts++));
+  };
+  pair("a", "b");  // a-b once
+  pair("d", "c");  // d-c three times
+  pair("d", "c");
+  pair("d", "c");
+  pair("a", "ghost");  // unknown to the model: skipped
+  pair("a", "ghost");
+  pair("a", "ghost");
+  Apply(events);
+  // Recent items newest first: a, then d. Scores: b = 1 (via a, seed weight 1); c = 3 * 1/2 = 1.5
+  // (via d, seed weight 1/2).
+  context_.recent_items = {Dense("a"), Dense("d")};
+  std::vector<Candidate> out;
+  ASSERT_THAT(CovisitCandidateSource().Fetch(context_, 10, 2, &out), testing::IsOk());
+  ASSERT_THAT(
+      out, ElementsAre(Field(&Candidate::item, Dense("c")), Field(&Candidate::item, Dense("b"))));
+  for (const Candidate& c : out) {
+    EXPECT_EQ(c.source, 2);
+    EXPECT_EQ(c.explanation, "co_engaged_with_recent");
+  }
+  EXPECT_NEAR(out[0].retrieval_score, 1.5, 1e-3);
+  EXPECT_NEAR(out[1].retrieval_score, 1.0, 1e-3);
+  out.clear();
+  context_.recent_items = {Dense("d")};
+  ASSERT_THAT(CovisitCandidateSource().Fetch(context_, 10, 0, &out), testing::IsOk());
+  ASSERT_THAT(out, ElementsAre(Field(&Candidate::item, Dense("c"))));
+  EXPECT_NEAR(out[0].retrieval_score, 3.0, 1e-3);
+  out.clear();
+  context_.recent_items = {Dense("e")};  // no co-visitation yet
+  ASSERT_THAT(CovisitCandidateSource().Fetch(context_, 10, 0, &out), testing::IsOk());
+  EXPECT_THAT(out, IsEmpty());
+}
+
+}  // namespace
+}  // namespace pulse::candidates

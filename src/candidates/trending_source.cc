@@ -1,0 +1,29 @@
+#include "candidates/trending_source.h"
+
+#include "nearline/feature_view.h"
+
+namespace pulse::candidates {
+
+Status TrendingCandidateSource::Fetch(const RecommendContext& context, int k, uint8_t source_index,
+                                      std::vector<Candidate>* out) const {
+  if (context.features == nullptr || context.model == nullptr || k <= 0) return OkStatus();
+  nearline::TrendingSnapshot trending = context.features->Trending();
+  if (trending == nullptr) return OkStatus();
+  const size_t want = static_cast<size_t>(WithSeenHeadroom(k, context));
+  size_t added = 0;
+  for (const nearline::TrendingItem& item : *trending) {
+    if (added == want) break;
+    std::optional<DenseId> dense = context.model->items.Find(item.item_id);
+    if (!dense) continue;  // not in the serving model (new since training, or unknown)
+    Candidate candidate;
+    candidate.item = *dense;
+    candidate.source = source_index;
+    candidate.explanation = kExplainTrendingNow;
+    candidate.retrieval_score = static_cast<float>(item.velocity);
+    out->push_back(candidate);
+    ++added;
+  }
+  return OkStatus();
+}
+
+}  // namespace pulse::candidates
