@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,10 +46,55 @@ class FakePulseService final : public serving::PulseService {
     return response;
   }
 
-  // Not wired in the API yet: the HTTP and gRPC event routes answer UNIMPLEMENTED themselves.
-  Result<serving::PublishResult> PublishEvents(std::vector<serving::EventInput> /*events*/,
-                                               std::string_view /*source*/) override {
-    return UnimplementedError("fake: no ingest");
+  // Accepts every parsed event, except: item ids starting with "reject" (rejected, reason
+  // "rejected by the fake"), event ids seen before (duplicates). Parse errors are rejected with
+  // their parse_error. Rejects become dead letters (received_at = 1000 + their number).
+  Result<serving::PublishResult> PublishEvents(std::vector<serving::EventInput> events,
+                                               std::string_view source) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++publish_calls_;
+    last_publish_ = events;
+    last_publish_source_ = std::string(source);
+    if (!publish_error_.ok()) return publish_error_;
+    serving::PublishResult result;
+    for (size_t i = 0; i < events.size(); ++i) {
+      const serving::EventInput& input = events[i];
+      std::string reason;
+      std::string code;
+      if (!input.event.has_value()) {
+        reason = input.parse_error;
+        code = "parse_error";
+      } else if (input.event->item_id.starts_with("reject")) {
+        reason = "rejected by the fake";
+        code = "other";
+      }
+      if (!reason.empty()) {
+        dead_letters_.push_back(
+            serving::DeadLetterView{1000 + static_cast<int64_t>(dead_letters_.size()),
+                                    std::string(source), code, reason, input.raw});
+        result.rejected.emplace_back(static_cast<int>(i), std::move(reason));
+        continue;
+      }
+      const std::string& id = input.event->event_id;
+      if (!id.empty() && !event_ids_.insert(id).second) {
+        ++result.duplicates;
+        continue;
+      }
+      ++result.accepted;
+    }
+    return result;
+  }
+
+  // Newest first, at most `limit`.
+  Result<std::vector<serving::DeadLetterView>> ListDeadLetters(size_t limit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_dead_letter_limit_ = limit;
+    if (!dead_letter_error_.ok()) return dead_letter_error_;
+    std::vector<serving::DeadLetterView> out;
+    for (auto it = dead_letters_.rbegin(); it != dead_letters_.rend() && out.size() < limit; ++it) {
+      out.push_back(*it);
+    }
+    return out;
   }
 
   // Stores every item except those whose id starts with "reject", which come back rejected.
@@ -120,6 +166,30 @@ class FakePulseService final : public serving::PulseService {
     std::lock_guard<std::mutex> lock(mu_);
     return recommend_calls_;
   }
+  void FailPublishWith(Status status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    publish_error_ = std::move(status);
+  }
+  void FailDeadLettersWith(Status status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    dead_letter_error_ = std::move(status);
+  }
+  std::vector<serving::EventInput> last_publish() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_publish_;
+  }
+  std::string last_publish_source() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_publish_source_;
+  }
+  int publish_calls() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return publish_calls_;
+  }
+  size_t last_dead_letter_limit() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_dead_letter_limit_;
+  }
   std::vector<Item> last_upsert() const {
     std::lock_guard<std::mutex> lock(mu_);
     return last_upsert_;
@@ -133,6 +203,14 @@ class FakePulseService final : public serving::PulseService {
   int recommend_calls_ = 0;
   Status recommend_error_;
   bool ready_ = false;
+  std::vector<serving::EventInput> last_publish_;
+  std::string last_publish_source_;
+  int publish_calls_ = 0;
+  Status publish_error_;
+  std::set<std::string> event_ids_;
+  std::vector<serving::DeadLetterView> dead_letters_;
+  Status dead_letter_error_;
+  size_t last_dead_letter_limit_ = 0;
 };
 
 }  // namespace pulse::api::testing

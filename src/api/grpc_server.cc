@@ -148,6 +148,7 @@ class CallHandler {
                              v1::UpsertItemsResponse* response) = 0;
   virtual Status DeleteItem(const v1::DeleteItemRequest& request,
                             v1::DeleteItemResponse* response) = 0;
+  virtual Status Publish(const v1::PublishRequest& request, v1::PublishResponse* response) = 0;
 };
 
 }  // namespace
@@ -169,6 +170,7 @@ struct GrpcServer::Impl final : CallHandler {
                      v1::UpsertItemsResponse* response) override;
   Status DeleteItem(const v1::DeleteItemRequest& request,
                     v1::DeleteItemResponse* response) override;
+  Status Publish(const v1::PublishRequest& request, v1::PublishResponse* response) override;
 
   void ApplyServing();
 
@@ -224,19 +226,16 @@ class CatalogService final : public v1::Catalog::CallbackService {
 
 class EventsService final : public v1::Events::CallbackService {
  public:
-  explicit EventsService(RequestMetrics* metrics) : metrics_(metrics) {}
+  explicit EventsService(CallHandler* impl) : impl_(impl) {}
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
-                                    const v1::PublishRequest* /*request*/,
-                                    v1::PublishResponse* /*response*/) override {
-    Status status = UnimplementedError("Events.Publish is not implemented yet");
-    metrics_->Record("publish_events", StatusCodeName(status.code()), 0);
-    auto* reactor = context->DefaultReactor();
-    reactor->Finish(ToGrpcStatus(status));
-    return reactor;
+                                    const v1::PublishRequest* request,
+                                    v1::PublishResponse* response) override {
+    return impl_->Run(context, "publish_events",
+                      [this, request, response] { return impl_->Publish(*request, response); });
   }
 
  private:
-  RequestMetrics* metrics_;
+  CallHandler* impl_;
 };
 
 }  // namespace
@@ -308,6 +307,26 @@ Status GrpcServer::Impl::DeleteItem(const v1::DeleteItemRequest& request,
   return OkStatus();
 }
 
+Status GrpcServer::Impl::Publish(const v1::PublishRequest& request, v1::PublishResponse* response) {
+  if (request.events().empty()) return OkStatus();
+  std::vector<serving::EventInput> inputs;
+  inputs.reserve(static_cast<size_t>(request.events_size()));
+  for (const v1::Event& event : request.events()) {
+    inputs.push_back(EventInputFromWire(WireEventFields{event.event_id(), event.user_id(),
+                                                        event.item_id(), event.type(), event.ts(),
+                                                        event.dwell_ms(), event.request_id()}));
+  }
+  ASSIGN_OR_RETURN(serving::PublishResult result, service.PublishEvents(std::move(inputs), "grpc"));
+  response->set_accepted(result.accepted);
+  response->set_duplicates(result.duplicates);
+  for (const auto& [index, reason] : result.rejected) {
+    auto* rejected = response->add_rejected();
+    rejected->set_index(index);
+    rejected->set_reason(reason);
+  }
+  return OkStatus();
+}
+
 void GrpcServer::Impl::ApplyServing() {
   if (server == nullptr) return;
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
@@ -335,7 +354,7 @@ Status GrpcServer::Start(const std::string& address) {
   impl_->services.clear();
   impl_->services.push_back(std::make_unique<RecommenderService>(impl_.get()));
   impl_->services.push_back(std::make_unique<CatalogService>(impl_.get()));
-  impl_->services.push_back(std::make_unique<EventsService>(impl_->metrics));
+  impl_->services.push_back(std::make_unique<EventsService>(impl_.get()));
 
   grpc::ServerBuilder builder;
   int selected_port = 0;

@@ -2,7 +2,9 @@
 // one PulseService, on gRPC's callback API.
 //
 // Services: pulse.v1.Recommender.Recommend, pulse.v1.Catalog.UpsertItems/DeleteItem,
-// pulse.v1.Events.Publish (UNIMPLEMENTED until ingest exists), grpc.health.v1.Health (status of
+// pulse.v1.Events.Publish (each proto Event goes through api::EventInputFromWire, so rejects
+// carry the same reasons as over HTTP; RESOURCE_EXHAUSTED when ingest is saturated),
+// grpc.health.v1.Health (status of
 // "" and "pulse.v1.Recommender", NOT_SERVING until SetServing(true)) and server reflection.
 // Requests are translated to the serving structs and checked exactly as the HTTP front end does
 // (serving::ValidateRecommendRequest); a proto3 n of 0 means "use the default". Errors map one to

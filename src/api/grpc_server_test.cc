@@ -310,19 +310,78 @@ TEST_F(GrpcServerTest, OversizedMessageIsResourceExhausted) {
   EXPECT_TRUE(stub->Recommend(context.get(), small, &response).ok());
 }
 
-TEST_F(GrpcServerTest, PublishIsUnimplemented) {
+v1::Event MakeEvent(const std::string& event_id, const std::string& user_id,
+                    const std::string& item_id, const std::string& type, int64_t ts) {
+  v1::Event event;
+  event.set_event_id(event_id);
+  event.set_user_id(user_id);
+  event.set_item_id(item_id);
+  event.set_type(type);
+  event.set_ts(ts);
+  return event;
+}
+
+TEST_F(GrpcServerTest, PublishMapsEventsAndResult) {
   auto stub = v1::Events::NewStub(channel_);
   v1::PublishRequest request;
-  auto* event = request.add_events();
-  event->set_user_id("u1");
-  event->set_item_id("i1");
-  event->set_type("click");
-  event->set_ts(1);
+  *request.add_events() = MakeEvent("e1", "u1", "i1", "click", 5);
+  request.mutable_events(0)->set_dwell_ms(40);
+  request.mutable_events(0)->set_request_id("r1");
+  *request.add_events() = MakeEvent("", "u1", "", "click", 5);         // no item_id
+  *request.add_events() = MakeEvent("", "u1", "i1", "like", 5);        // unknown type
+  *request.add_events() = MakeEvent("", "u1", "reject-x", "view", 5);  // the fake refuses it
+  *request.add_events() = MakeEvent("e1", "u1", "i1", "click", 5);     // duplicate
   v1::PublishResponse response;
   auto context = Context();
   grpc::Status status = stub->Publish(context.get(), request, &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_THAT(status.error_message(), HasSubstr("not implemented"));
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.accepted(), 1);
+  EXPECT_EQ(response.duplicates(), 1);
+  ASSERT_EQ(response.rejected_size(), 3);
+  EXPECT_EQ(response.rejected(0).index(), 1);
+  EXPECT_EQ(response.rejected(0).reason(), "item_id is required");
+  EXPECT_EQ(response.rejected(1).index(), 2);
+  EXPECT_THAT(response.rejected(1).reason(), HasSubstr("type must be one of"));
+  EXPECT_EQ(response.rejected(2).index(), 3);
+
+  EXPECT_EQ(service_.last_publish_source(), "grpc");
+  auto inputs = service_.last_publish();
+  ASSERT_EQ(inputs.size(), 5u);
+  ASSERT_TRUE(inputs[0].event.has_value());
+  EXPECT_EQ(inputs[0].event->dwell_ms, 40);
+  EXPECT_EQ(inputs[0].event->request_id, "r1");
+  EXPECT_EQ(inputs[0].event->type, EventType::kClick);
+  EXPECT_EQ(inputs[0].raw,
+            R"({"event_id":"e1","user_id":"u1","item_id":"i1","type":"click","ts":5,)"
+            R"("dwell_ms":40,"request_id":"r1"})");
+  EXPECT_EQ(metrics_.RequestCount("publish_events", "OK"), 1u);
+}
+
+TEST_F(GrpcServerTest, PublishEmptyRequestIsOk) {
+  auto stub = v1::Events::NewStub(channel_);
+  v1::PublishRequest request;
+  v1::PublishResponse response;
+  auto context = Context();
+  EXPECT_TRUE(stub->Publish(context.get(), request, &response).ok());
+  EXPECT_EQ(response.accepted(), 0);
+  EXPECT_EQ(service_.publish_calls(), 0);
+}
+
+TEST_F(GrpcServerTest, PublishErrorsMapOneToOne) {
+  auto stub = v1::Events::NewStub(channel_);
+  v1::PublishRequest request;
+  *request.add_events() = MakeEvent("", "u1", "i1", "click", 5);
+  v1::PublishResponse response;
+  service_.FailPublishWith(ResourceExhaustedError("ingest is saturated"));
+  auto context = Context();
+  grpc::Status status = stub->Publish(context.get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(status.error_message(), "ingest is saturated");
+  service_.FailPublishWith(UnimplementedError("no ingest"));
+  context = Context();
+  EXPECT_EQ(stub->Publish(context.get(), request, &response).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(metrics_.RequestCount("publish_events", "RESOURCE_EXHAUSTED"), 1u);
 }
 
 TEST_F(GrpcServerTest, ConcurrentCallsAllSucceed) {

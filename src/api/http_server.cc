@@ -27,6 +27,7 @@ enum class Route {
   kItem,
   kUserFeatures,
   kEvents,
+  kDeadLetters,
   kHealthz,
   kReadyz,
   kMetrics
@@ -43,6 +44,7 @@ RouteMatch MatchRoute(std::string_view path) {
   if (path == "/v1/recommend") return {Route::kRecommend, {}};
   if (path == "/v1/items") return {Route::kItems, {}};
   if (path == "/v1/events") return {Route::kEvents, {}};
+  if (path == "/v1/admin/dead-letter") return {Route::kDeadLetters, {}};
   if (path == "/healthz") return {Route::kHealthz, {}};
   if (path == "/readyz") return {Route::kReadyz, {}};
   if (path == "/metrics") return {Route::kMetrics, {}};
@@ -90,6 +92,8 @@ std::string_view Operation(Route route, std::string_view method) {
       return get ? "get_user_features" : "";
     case Route::kEvents:
       return post ? "publish_events" : "";
+    case Route::kDeadLetters:
+      return get ? "list_dead_letters" : "";
     case Route::kHealthz:
       return get ? "healthz" : "";
     case Route::kReadyz:
@@ -173,6 +177,8 @@ struct HttpServer::Impl {
   Status DeleteItem(httplib::Response& res, std::string_view id);
   Status GetUserFeatures(httplib::Response& res, std::string_view id);
   Status Readyz(httplib::Response& res);
+  Status PublishEvents(httplib::Response& res, std::string_view body);
+  Status ListDeadLetters(const httplib::Request& req, httplib::Response& res);
 
   serving::PulseService& service;
   const ServerConfig config;
@@ -295,7 +301,12 @@ void HttpServer::Impl::Handle(const httplib::Request& req, httplib::Response& re
     res.set_header("Allow", std::string(AllowedMethods(match.route)));
   } else {
     status = Dispatch(match, req, res, body);
-    if (!status.ok()) ReplyError(res, HttpStatusFor(status.code()), status);
+    if (!status.ok()) {
+      const int http_status = HttpStatusFor(status.code());
+      ReplyError(res, http_status, status);
+      // Overload is transient: tell well-behaved clients when to come back.
+      if (http_status == 429) res.set_header("Retry-After", "1");
+    }
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -315,7 +326,9 @@ Status HttpServer::Impl::Dispatch(const RouteMatch& match, const httplib::Reques
     case Route::kUserFeatures:
       return GetUserFeatures(res, match.id);
     case Route::kEvents:
-      return UnimplementedError("POST /v1/events is not implemented yet");
+      return PublishEvents(res, body);
+    case Route::kDeadLetters:
+      return ListDeadLetters(req, res);
     case Route::kHealthz:
       res.set_content(R"({"status":"ok"})", kJsonType);
       return OkStatus();
@@ -392,6 +405,32 @@ Status HttpServer::Impl::Readyz(httplib::Response& res) {
     return UnavailableError(readiness.reason.empty() ? "not ready" : readiness.reason);
   }
   res.set_content(ReadinessToJson(readiness), kJsonType);
+  return OkStatus();
+}
+
+Status HttpServer::Impl::PublishEvents(httplib::Response& res, std::string_view body) {
+  ASSIGN_OR_RETURN(std::vector<serving::EventInput> inputs, ParseEventsBody(body));
+  serving::PublishResult result;
+  if (!inputs.empty()) {
+    ASSIGN_OR_RETURN(result, service.PublishEvents(std::move(inputs), "http"));
+  }
+  res.status = 202;
+  res.set_content(PublishResultToJson(result), kJsonType);
+  return OkStatus();
+}
+
+Status HttpServer::Impl::ListDeadLetters(const httplib::Request& req, httplib::Response& res) {
+  int64_t limit = kDefaultDeadLetterLimit;
+  if (req.has_param("limit")) {
+    if (!ParseInt64(req.get_param_value("limit"), &limit) || limit < 1 ||
+        limit > kMaxDeadLetterLimit) {
+      return InvalidArgumentError(
+          StrCat("limit must be an integer between 1 and ", kMaxDeadLetterLimit));
+    }
+  }
+  ASSIGN_OR_RETURN(std::vector<serving::DeadLetterView> letters,
+                   service.ListDeadLetters(static_cast<size_t>(limit)));
+  res.set_content(DeadLettersToJson(letters), kJsonType);
   return OkStatus();
 }
 

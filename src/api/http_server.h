@@ -2,12 +2,14 @@
 // on cpp-httplib.
 //
 // Routes: POST /v1/recommend, POST /v1/items, GET|DELETE /v1/items/{id},
-// GET /v1/users/{id}/features, POST /v1/events (501 until ingest exists), GET /healthz,
-// GET /readyz, GET /metrics. Path ids are URL-decoded once and checked with ingest::ValidateId.
-// Every error is `{"error":{"code","message"}}` with Content-Type application/json: 400 for bad
-// input, 404 unknown route, 405 wrong method (with an Allow header), 413 for a body over
-// ServerConfig::max_body_bytes (counted after decompression and for chunked bodies too, which
-// httplib itself would not bound), service errors mapped by api::HttpStatusFor.
+// GET /v1/users/{id}/features, POST /v1/events (array or JSON lines → 202, see
+// api::ParseEventsBody; 429 with Retry-After: 1 when ingest is saturated),
+// GET /v1/admin/dead-letter?limit=N, GET /healthz, GET /readyz, GET /metrics. Path ids are
+// URL-decoded once and checked with ingest::ValidateId. Every error is
+// `{"error":{"code","message"}}` with Content-Type application/json: 400 for bad input, 404 unknown
+// route, 405 wrong method (with an Allow header), 413 for a body over ServerConfig::max_body_bytes
+// (counted after decompression and for chunked bodies too, which httplib itself would not bound),
+// service errors mapped by api::HttpStatusFor.
 //
 // Threading: a pool of ServerConfig::http_threads workers; cpp-httplib serves each connection on
 // one worker for its whole keep-alive life, so more busy keep-alive connections than workers
@@ -18,6 +20,7 @@
 // connection.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -30,6 +33,8 @@ namespace pulse::api {
 
 inline constexpr int kKeepAliveMaxRequests = 100;
 inline constexpr int kKeepAliveTimeoutSeconds = 5;
+inline constexpr int64_t kDefaultDeadLetterLimit = 100;
+inline constexpr int64_t kMaxDeadLetterLimit = 1000;
 
 class HttpServer {
  public:

@@ -359,9 +359,130 @@ TEST_F(HttpServerTest, ReadinessFollowsTheService) {
   EXPECT_EQ(ready->body, R"({"status":"ready","model_version":"m1"})");
 }
 
-TEST_F(HttpServerTest, EventsNotImplementedYet) {
+TEST_F(HttpServerTest, PublishEventsAnswers202WithIndexes) {
   auto client = Client();
-  ExpectJsonError(client.Post("/v1/events", "[]", kJson), 501, "UNIMPLEMENTED", "not implemented");
+  auto result =
+      client.Post("/v1/events",
+                  R"([{"event_id":"e1","user_id":"u1","item_id":"i1","type":"click","ts":1},)"
+                  R"({"user_id":"u1","type":"click","ts":1},)"
+                  R"({"user_id":"u1","item_id":"reject-me","type":"view","ts":1},)"
+                  R"({"event_id":"e1","user_id":"u1","item_id":"i1","type":"click","ts":1}])",
+                  kJson);
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->status, 202) << result->body;
+  EXPECT_EQ(result->get_header_value("Content-Type"), kJson);
+  EXPECT_EQ(
+      result->body,
+      R"({"accepted":1,"duplicates":1,"rejected":[{"index":1,"reason":"item_id is required"},)"
+      R"({"index":2,"reason":"rejected by the fake"}]})");
+  EXPECT_EQ(service_.last_publish_source(), "http");
+  ASSERT_EQ(service_.last_publish().size(), 4u);
+  EXPECT_FALSE(service_.last_publish()[1].event.has_value());
+  EXPECT_EQ(metrics_.RequestCount("publish_events", "OK"), 1u);
+}
+
+TEST_F(HttpServerTest, PublishEventsAcceptsJsonLines) {
+  auto client = Client();
+  auto result = client.Post("/v1/events",
+                            "{\"user_id\":\"u1\",\"item_id\":\"i1\",\"type\":\"click\",\"ts\":1}\n"
+                            "not json\n"
+                            "{\"user_id\":\"u2\",\"item_id\":\"i2\",\"type\":\"view\",\"ts\":2}\n",
+                            "application/x-ndjson");
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->status, 202) << result->body;
+  json body = Body(result);
+  EXPECT_EQ(body["accepted"], 2);
+  ASSERT_EQ(body["rejected"].size(), 1u);
+  EXPECT_EQ(body["rejected"][0]["index"], 1);
+  EXPECT_EQ(body["rejected"][0]["reason"], "event is not valid JSON");
+}
+
+TEST_F(HttpServerTest, PublishEventsEmptyArrayAndGarbage) {
+  auto client = Client();
+  auto empty = client.Post("/v1/events", "[]", kJson);
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->status, 202);
+  EXPECT_EQ(empty->body, R"({"accepted":0,"duplicates":0,"rejected":[]})");
+  EXPECT_EQ(service_.publish_calls(), 0);
+  ExpectJsonError(client.Post("/v1/events", "garbage", kJson), 400, "INVALID_ARGUMENT",
+                  "JSON array of events or JSON lines");
+  ExpectJsonError(client.Post("/v1/events", "[{\"user_id\":", kJson), 400, "INVALID_ARGUMENT",
+                  "not valid JSON");
+  ExpectJsonError(client.Get("/v1/events"), 405, "UNIMPLEMENTED", "not allowed");
+  EXPECT_EQ(service_.publish_calls(), 0);
+}
+
+TEST_F(HttpServerTest, PublishEventsBodyOverTheLimitIs413) {
+  ServerConfig config;
+  config.max_body_bytes = 1024;
+  StartServer(config);
+  auto client = Client();
+  std::string body = "[";
+  while (body.size() < 2048) body += R"({"user_id":"u1","item_id":"i1","type":"click","ts":1},)";
+  body.back() = ']';
+  ExpectJsonError(client.Post("/v1/events", body, kJson), 413, "RESOURCE_EXHAUSTED",
+                  "exceeds the limit");
+  EXPECT_EQ(service_.publish_calls(), 0);
+}
+
+TEST_F(HttpServerTest, PublishEventsOverloadIs429WithRetryAfter) {
+  service_.FailPublishWith(ResourceExhaustedError("ingest is saturated"));
+  auto client = Client();
+  auto result = client.Post("/v1/events",
+                            R"([{"user_id":"u1","item_id":"i1","type":"click","ts":1}])", kJson);
+  ExpectJsonError(result, 429, "RESOURCE_EXHAUSTED", "ingest is saturated");
+  EXPECT_EQ(result->get_header_value("Retry-After"), "1");
+
+  service_.FailPublishWith(UnimplementedError("no ingest here"));
+  ExpectJsonError(client.Post("/v1/events",
+                              R"([{"user_id":"u1","item_id":"i1","type":"click","ts":1}])", kJson),
+                  501, "UNIMPLEMENTED", "no ingest here");
+  service_.FailPublishWith(UnavailableError("log unavailable"));
+  ExpectJsonError(client.Post("/v1/events",
+                              R"([{"user_id":"u1","item_id":"i1","type":"click","ts":1}])", kJson),
+                  503, "UNAVAILABLE", "log unavailable");
+}
+
+TEST_F(HttpServerTest, DeadLetterEndpointListsRejects) {
+  auto client = Client();
+  ASSERT_TRUE(client.Post("/v1/events",
+                          R"([{"user_id":"u1","type":"click","ts":1},)"
+                          R"({"user_id":"u1","item_id":"reject-1","type":"view","ts":1}])",
+                          kJson));
+  auto result = client.Get("/v1/admin/dead-letter");
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->status, 200) << result->body;
+  EXPECT_EQ(service_.last_dead_letter_limit(), 100u);
+  json body = Body(result);
+  ASSERT_EQ(body["dead_letters"].size(), 2u) << result->body;
+  // Newest first.
+  EXPECT_EQ(body["dead_letters"][0]["reason"], "rejected by the fake");
+  EXPECT_EQ(body["dead_letters"][0]["source"], "http");
+  EXPECT_EQ(body["dead_letters"][1]["reason_code"], "parse_error");
+  EXPECT_EQ(body["dead_letters"][1]["raw"], R"({"ts":1,"type":"click","user_id":"u1"})");
+  EXPECT_EQ(body["dead_letters"][1]["received_at"], 1000);
+
+  auto one = client.Get("/v1/admin/dead-letter?limit=1");
+  ASSERT_TRUE(one);
+  EXPECT_EQ(Body(one)["dead_letters"].size(), 1u);
+  ASSERT_TRUE(client.Get("/v1/admin/dead-letter?limit=1000"));
+  EXPECT_EQ(service_.last_dead_letter_limit(), 1000u);
+  for (const char* bad : {"0", "1001", "-1", "x", ""}) {
+    ExpectJsonError(client.Get(StrCat("/v1/admin/dead-letter?limit=", bad)), 400,
+                    "INVALID_ARGUMENT", "limit must be an integer between 1 and 1000");
+  }
+  ExpectJsonError(client.Delete("/v1/admin/dead-letter"), 405, "UNIMPLEMENTED", "not allowed");
+  service_.FailDeadLettersWith(UnimplementedError("the dead-letter store is not available"));
+  ExpectJsonError(client.Get("/v1/admin/dead-letter"), 501, "UNIMPLEMENTED", "dead-letter");
+}
+
+TEST_F(HttpServerTest, EventMetricsAreRendered) {
+  metrics_.AddEventsIngested("http", 3);
+  metrics_.AddEventsRejected("ts_in_future", 2);
+  auto result = Client().Get("/metrics");
+  ASSERT_TRUE(result);
+  EXPECT_THAT(result->body, HasSubstr("pulse_events_ingested_total{source=\"http\"} 3\n"));
+  EXPECT_THAT(result->body, HasSubstr("pulse_events_rejected_total{reason=\"ts_in_future\"} 2\n"));
 }
 
 TEST_F(HttpServerTest, MetricsCountRequests) {

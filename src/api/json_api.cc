@@ -1,5 +1,6 @@
 #include "api/json_api.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -300,6 +301,124 @@ Result<ParsedItems> ParseItemsBody(std::string_view body) {
   } catch (const std::exception&) {
     return InvalidArgumentError("request body could not be read");
   }
+}
+
+namespace {
+
+std::string BoundedRaw(std::string_view text) {
+  return std::string(text.substr(0, std::min(text.size(), kMaxRawEventBytes)));
+}
+
+serving::EventInput EventInputFromJson(const json& object, std::string raw) {
+  serving::EventInput input;
+  input.raw = std::move(raw);
+  auto event = ingest::EventFromJson(object);
+  if (event.ok()) {
+    input.event = std::move(event).value();
+  } else {
+    input.parse_error = std::string(event.status().message());
+  }
+  return input;
+}
+
+Result<std::vector<serving::EventInput>> ParseEventsArray(std::string_view body) {
+  json parsed;
+  RETURN_IF_ERROR(ParseJson(body, &parsed));
+  if (!parsed.is_array()) {
+    return InvalidArgumentError("request body must be a JSON array of events or JSON lines");
+  }
+  std::vector<serving::EventInput> out;
+  out.reserve(parsed.size());
+  for (const auto& element : parsed) {
+    std::string raw = Dump(element);
+    if (raw.size() > kMaxRawEventBytes) raw.resize(kMaxRawEventBytes);
+    out.push_back(EventInputFromJson(element, std::move(raw)));
+  }
+  return out;
+}
+
+Result<std::vector<serving::EventInput>> ParseEventsLines(std::string_view body) {
+  std::vector<serving::EventInput> out;
+  size_t start = 0;
+  while (start < body.size()) {
+    size_t end = body.find('\n', start);
+    if (end == std::string_view::npos) end = body.size();
+    std::string_view line = Trim(body.substr(start, end - start));
+    start = end + 1;
+    if (line.empty()) continue;
+    json object;
+    Status status = ParseJson(line, &object);
+    if (!status.ok()) {
+      serving::EventInput input;
+      input.raw = BoundedRaw(line);
+      input.parse_error = "event is not valid JSON";
+      out.push_back(std::move(input));
+      continue;
+    }
+    out.push_back(EventInputFromJson(object, BoundedRaw(line)));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<serving::EventInput>> ParseEventsBody(std::string_view body) {
+  try {
+    std::string_view trimmed = Trim(body);
+    if (trimmed.empty()) return InvalidArgumentError("request body is empty");
+    if (trimmed.front() == '[') return ParseEventsArray(trimmed);
+    if (trimmed.front() == '{') return ParseEventsLines(trimmed);
+    return InvalidArgumentError("request body must be a JSON array of events or JSON lines");
+  } catch (const std::bad_alloc&) {
+    return ResourceExhaustedError("request body is too large to parse");
+  } catch (const std::exception&) {
+    return InvalidArgumentError("request body could not be read");
+  }
+}
+
+serving::EventInput EventInputFromWire(const WireEventFields& fields) {
+  try {
+    ordered_json object = ordered_json::object();
+    auto add_string = [&object](const char* name, std::string_view value) {
+      if (!value.empty()) object[name] = std::string(value);
+    };
+    add_string("event_id", fields.event_id);
+    add_string("user_id", fields.user_id);
+    add_string("item_id", fields.item_id);
+    add_string("type", fields.type);
+    if (fields.ts_ms != 0) object["ts"] = fields.ts_ms;
+    if (fields.dwell_ms != 0) object["dwell_ms"] = fields.dwell_ms;
+    add_string("request_id", fields.request_id);
+    std::string raw = Dump(object);
+    if (raw.size() > kMaxRawEventBytes) raw.resize(kMaxRawEventBytes);
+    return EventInputFromJson(json(object), std::move(raw));
+  } catch (const std::exception&) {
+    serving::EventInput input;
+    input.parse_error = "event could not be decoded";
+    return input;
+  }
+}
+
+std::string PublishResultToJson(const serving::PublishResult& result) {
+  ordered_json rejected = ordered_json::array();
+  for (const auto& [index, reason] : result.rejected) {
+    rejected.push_back(ordered_json{{"index", index}, {"reason", reason}});
+  }
+  return Dump(ordered_json{{"accepted", result.accepted},
+                           {"duplicates", result.duplicates},
+                           {"rejected", std::move(rejected)}});
+}
+
+std::string DeadLettersToJson(const std::vector<serving::DeadLetterView>& letters) {
+  ordered_json list = ordered_json::array();
+  for (const auto& letter : letters) {
+    list.push_back(ordered_json{{"received_at", letter.received_at_ms},
+                                {"source", letter.source},
+                                {"reason_code", letter.reason_code},
+                                {"reason", letter.reason},
+                                {"raw", letter.raw}});
+  }
+  return Dump(ordered_json{{"dead_letters", std::move(list)}});
 }
 
 std::string ReadinessToJson(const serving::Readiness& readiness) {

@@ -12,6 +12,7 @@
 // null counts as absent (as in ingest/json_codec.h).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,6 +64,37 @@ struct ParsedItems {
   std::vector<std::pair<int, std::string>> rejected;
 };
 Result<ParsedItems> ParseItemsBody(std::string_view body);
+
+// POST /v1/events body: a JSON array of event objects, or JSON lines (one event object per line,
+// blank lines skipped), told apart by the first non-space character ('[' or '{'). Every element
+// becomes one EventInput, in body order (index = position in the array / among non-blank
+// lines): `event` set when ingest::EventFromJson accepts it, else `parse_error` with its reason;
+// `raw` is the element's JSON text, cut to kMaxRawEventBytes. A bad JSON line is one rejected
+// element, not a bad body. InvalidArgument when the body is empty, is not valid JSON as an
+// array, or starts with anything else.
+inline constexpr size_t kMaxRawEventBytes = 64 << 10;
+Result<std::vector<serving::EventInput>> ParseEventsBody(std::string_view body);
+
+// An event as a non-JSON front end (gRPC) received it. proto3 cannot tell an empty string or a
+// zero from an absent field, so those count as absent.
+struct WireEventFields {
+  std::string_view event_id;
+  std::string_view user_id;
+  std::string_view item_id;
+  std::string_view type;
+  int64_t ts_ms = 0;
+  int64_t dwell_ms = 0;
+  std::string_view request_id;
+};
+// Renders the present fields as a compact JSON object (the EventInput's `raw`, cut to
+// kMaxRawEventBytes) and parses it exactly as an element of POST /v1/events, so both front ends
+// reject the same event with the same reason.
+serving::EventInput EventInputFromWire(const WireEventFields& fields);
+
+// {"accepted":N,"duplicates":D,"rejected":[{"index":i,"reason":"…"}]}
+std::string PublishResultToJson(const serving::PublishResult& result);
+// {"dead_letters":[{"received_at","source","reason_code","reason","raw"}]}
+std::string DeadLettersToJson(const std::vector<serving::DeadLetterView>& letters);
 
 // {"status":"ready","model_version":"…"} (GET /readyz when ready).
 std::string ReadinessToJson(const serving::Readiness& readiness);

@@ -407,5 +407,164 @@ TEST(OtherBodiesTest, UpsertFeaturesItemReadiness) {
   EXPECT_EQ(ReadinessToJson(readiness), R"({"status":"ready","model_version":"m1"})");
 }
 
+// ---- POST /v1/events ----
+
+TEST(ParseEventsBodyTest, ArrayOfEvents) {
+  auto inputs = ParseEventsBody(
+      R"( [{"event_id":"e1","user_id":"u1","item_id":"i3","type":"click","ts":1732450000000,)"
+      R"("dwell_ms":1200,"request_id":"r1"}, {"user_id":"u2","item_id":"i4","type":"view","ts":5}])");
+  ASSERT_THAT(inputs.status(), IsOk());
+  ASSERT_EQ(inputs->size(), 2u);
+  const serving::EventInput& first = (*inputs)[0];
+  ASSERT_TRUE(first.event.has_value()) << first.parse_error;
+  EXPECT_EQ(first.event->event_id, "e1");
+  EXPECT_EQ(first.event->user_id, "u1");
+  EXPECT_EQ(first.event->item_id, "i3");
+  EXPECT_EQ(first.event->type, EventType::kClick);
+  EXPECT_EQ(first.event->ts_ms, 1732450000000);
+  EXPECT_EQ(first.event->dwell_ms, 1200);
+  EXPECT_EQ(first.event->request_id, "r1");
+  EXPECT_TRUE(first.parse_error.empty());
+  EXPECT_THAT(first.raw, HasSubstr(R"("event_id":"e1")"));
+  ASSERT_TRUE((*inputs)[1].event.has_value());
+  EXPECT_EQ((*inputs)[1].raw, R"({"item_id":"i4","ts":5,"type":"view","user_id":"u2"})");
+}
+
+TEST(ParseEventsBodyTest, JsonLinesKeepTheirTextAndSkipBlankLines) {
+  const std::string line1 = R"({"user_id":"u1","item_id":"i3","type":"view","ts":1})";
+  const std::string line2 =
+      R"({"user_id":"u2", "item_id":"i4","type":"dwell","ts":2,"dwell_ms":5})";
+  auto inputs = ParseEventsBody("\n  " + line1 + "\r\n\n" + line2 + "\n");
+  ASSERT_THAT(inputs.status(), IsOk());
+  ASSERT_EQ(inputs->size(), 2u);
+  EXPECT_EQ((*inputs)[0].raw, line1);
+  EXPECT_EQ((*inputs)[1].raw, line2);
+  ASSERT_TRUE((*inputs)[1].event.has_value());
+  EXPECT_EQ((*inputs)[1].event->dwell_ms, 5);
+}
+
+TEST(ParseEventsBodyTest, MixedElementsKeepTheirIndexes) {
+  auto inputs =
+      ParseEventsBody(R"([{"user_id":"u1","item_id":"i1","type":"click","ts":1},)"
+                      R"({"item_id":"i1","type":"click","ts":1},)"
+                      R"(7,)"
+                      R"({"user_id":"u1","item_id":"i1","type":"nope","ts":1},)"
+                      R"({"user_id":"u1","item_id":"i1","type":"dwell","ts":1,"dwell_ms":-3},)"
+                      R"({"user_id":"u1","item_id":"i2","type":"view","ts":2}])");
+  ASSERT_THAT(inputs.status(), IsOk());
+  ASSERT_EQ(inputs->size(), 6u);
+  EXPECT_TRUE((*inputs)[0].event.has_value());
+  EXPECT_THAT((*inputs)[1].parse_error, HasSubstr("user_id"));
+  EXPECT_THAT((*inputs)[2].parse_error, HasSubstr("JSON object"));
+  EXPECT_EQ((*inputs)[2].raw, "7");
+  EXPECT_THAT((*inputs)[3].parse_error, HasSubstr("type must be one of"));
+  EXPECT_THAT((*inputs)[4].parse_error, HasSubstr("dwell_ms"));
+  EXPECT_TRUE((*inputs)[5].event.has_value());
+  for (size_t i = 1; i < 5; ++i) EXPECT_FALSE((*inputs)[i].event.has_value()) << i;
+}
+
+TEST(ParseEventsBodyTest, BadJsonLineIsOneRejectedElement) {
+  auto inputs = ParseEventsBody(
+      "{\"user_id\":\"u1\",\"item_id\":\"i1\",\"type\":\"click\",\"ts\":1}\n"
+      "{\"user_id\":\n"
+      "[1]\n"
+      "{\"user_id\":\"u1\",\"item_id\":\"i2\",\"type\":\"click\",\"ts\":1}\n");
+  ASSERT_THAT(inputs.status(), IsOk());
+  ASSERT_EQ(inputs->size(), 4u);
+  EXPECT_TRUE((*inputs)[0].event.has_value());
+  EXPECT_EQ((*inputs)[1].parse_error, "event is not valid JSON");
+  EXPECT_EQ((*inputs)[1].raw, R"({"user_id":)");
+  EXPECT_THAT((*inputs)[2].parse_error, HasSubstr("JSON object"));
+  EXPECT_TRUE((*inputs)[3].event.has_value());
+}
+
+TEST(ParseEventsBodyTest, EmptyArrayIsNoEvents) {
+  auto inputs = ParseEventsBody(" [ ] ");
+  ASSERT_THAT(inputs.status(), IsOk());
+  EXPECT_TRUE(inputs->empty());
+}
+
+TEST(ParseEventsBodyTest, GarbageBodiesAreInvalidArgument) {
+  for (const char* body : {"", "  \n", "garbage", "42", "\"x\"", "[1,2", "[{\"a\":1}] x", "null"}) {
+    EXPECT_THAT(ParseEventsBody(body).status(), StatusIs(StatusCode::kInvalidArgument))
+        << "body: " << body;
+  }
+  EXPECT_THAT(ParseEventsBody(Repeat("[", 100000)).status(),
+              StatusIs(StatusCode::kInvalidArgument, "nested deeper"));
+}
+
+TEST(ParseEventsBodyTest, RawTextIsBounded) {
+  const std::string huge(100 << 10, 'u');
+  auto inputs = ParseEventsBody(R"({"user_id":")" + huge +
+                                R"(","item_id":"i","type":"click","ts":1})" + "\n");
+  ASSERT_THAT(inputs.status(), IsOk());
+  ASSERT_EQ(inputs->size(), 1u);
+  EXPECT_FALSE((*inputs)[0].event.has_value());
+  EXPECT_EQ((*inputs)[0].raw.size(), kMaxRawEventBytes);
+  auto array = ParseEventsBody(R"([{"user_id":")" + huge + R"("}])");
+  ASSERT_THAT(array.status(), IsOk());
+  EXPECT_EQ((*array)[0].raw.size(), kMaxRawEventBytes);
+}
+
+TEST(EventInputFromWireTest, SameReasonsAsJson) {
+  WireEventFields fields;
+  fields.event_id = "e1";
+  fields.user_id = "u1";
+  fields.item_id = "i1";
+  fields.type = "click";
+  fields.ts_ms = 7;
+  serving::EventInput good = EventInputFromWire(fields);
+  ASSERT_TRUE(good.event.has_value()) << good.parse_error;
+  EXPECT_EQ(good.event->type, EventType::kClick);
+  EXPECT_EQ(good.raw, R"({"event_id":"e1","user_id":"u1","item_id":"i1","type":"click","ts":7})");
+
+  auto reason_of = [](std::string_view body) {
+    auto inputs = ParseEventsBody(body);
+    return inputs.ok() && inputs->size() == 1 ? (*inputs)[0].parse_error : std::string("?");
+  };
+  WireEventFields no_user = fields;
+  no_user.user_id = "";
+  EXPECT_EQ(EventInputFromWire(no_user).parse_error,
+            reason_of(R"([{"item_id":"i1","type":"click","ts":7}])"));
+  WireEventFields bad_type = fields;
+  bad_type.type = "like";
+  EXPECT_EQ(EventInputFromWire(bad_type).parse_error,
+            reason_of(R"([{"user_id":"u1","item_id":"i1","type":"like","ts":7}])"));
+  WireEventFields no_ts = fields;
+  no_ts.ts_ms = 0;
+  EXPECT_THAT(EventInputFromWire(no_ts).parse_error, HasSubstr("ts"));
+  WireEventFields negative_ts = fields;
+  negative_ts.ts_ms = -5;
+  EXPECT_EQ(EventInputFromWire(negative_ts).parse_error,
+            reason_of(R"([{"user_id":"u1","item_id":"i1","type":"click","ts":-5}])"));
+  WireEventFields negative_dwell = fields;
+  negative_dwell.dwell_ms = -1;
+  EXPECT_THAT(EventInputFromWire(negative_dwell).parse_error, HasSubstr("dwell_ms"));
+  const std::string long_id(300, 'x');
+  WireEventFields long_item = fields;
+  long_item.item_id = long_id;
+  EXPECT_THAT(EventInputFromWire(long_item).parse_error, HasSubstr("item_id"));
+}
+
+TEST(PublishResultToJsonTest, Shape) {
+  serving::PublishResult result;
+  result.accepted = 3;
+  result.duplicates = 1;
+  result.rejected.emplace_back(2, "ts is too far in the future");
+  EXPECT_EQ(
+      PublishResultToJson(result),
+      R"({"accepted":3,"duplicates":1,"rejected":[{"index":2,"reason":"ts is too far in the future"}]})");
+  EXPECT_EQ(PublishResultToJson({}), R"({"accepted":0,"duplicates":0,"rejected":[]})");
+}
+
+TEST(DeadLettersToJsonTest, Shape) {
+  std::vector<serving::DeadLetterView> letters = {
+      {1234, "http", "missing_field", "user_id is required", R"({"item_id":"i1"})"}};
+  EXPECT_EQ(DeadLettersToJson(letters),
+            R"({"dead_letters":[{"received_at":1234,"source":"http","reason_code":"missing_field",)"
+            R"("reason":"user_id is required","raw":"{\"item_id\":\"i1\"}"}]})");
+  EXPECT_EQ(DeadLettersToJson({}), R"({"dead_letters":[]})");
+}
+
 }  // namespace
 }  // namespace pulse::api

@@ -95,6 +95,15 @@ struct PublishResult {
   std::vector<std::pair<int, std::string>> rejected;  // (index in request, reason)
 };
 
+// One rejected event as the dead-letter store keeps it (GET /v1/admin/dead-letter).
+struct DeadLetterView {
+  int64_t received_at_ms = 0;
+  std::string source;       // "http", "grpc", ...
+  std::string reason_code;  // ingest::RejectReasonLabel ("missing_field", "ts_in_future", ...)
+  std::string reason;       // the message the client got
+  std::string raw;          // the event as received (bounded)
+};
+
 struct Readiness {
   bool ready = false;
   std::string reason;  // why not, when not ready ("no model loaded")
@@ -119,6 +128,11 @@ class PulseService {
   virtual Result<Item> GetItem(std::string_view item_id) = 0;
   virtual Result<UserFeatures> GetUserFeatures(std::string_view user_id) = 0;
   virtual Readiness GetReadiness() = 0;
+  // The newest `limit` dead letters, newest first. Default: Unimplemented, until an
+  // implementation keeps a dead-letter store.
+  virtual Result<std::vector<DeadLetterView>> ListDeadLetters(size_t /*limit*/) {
+    return UnimplementedError("the dead-letter store is not available");
+  }
 };
 
 // Checks a request against the public contract; the reason names the field
