@@ -69,7 +69,11 @@ Engine::Engine(const Config& config, store::DataDir* data_dir, const Clock* cloc
     : config_(config),
       data_dir_(data_dir),
       clock_(clock != nullptr ? *clock : SystemClock::Get()),
-      pipeline_(std::move(pipeline)) {}
+      pipeline_(std::move(pipeline)),
+      validator_(config.ingest, clock_),
+      event_writer_(std::make_unique<ingest::EventWriter>(
+          data_dir,
+          static_cast<uint64_t>(std::max<int64_t>(config.ingest.max_pending_events, 1)))) {}
 
 Engine::~Engine() { StopModelWatcher(); }
 
@@ -257,9 +261,68 @@ Result<RecommendResponse> Engine::Recommend(const RecommendRequest& request) {
   return response;
 }
 
-Result<PublishResult> Engine::PublishEvents(std::vector<EventInput> /*events*/,
-                                            std::string_view /*source*/) {
-  return UnimplementedError("event ingest is not available in this version");
+Result<PublishResult> Engine::PublishEvents(std::vector<EventInput> events,
+                                            std::string_view source) {
+  const size_t max_batch = static_cast<size_t>(std::max(config_.ingest.max_batch_events, 1));
+  if (events.size() > max_batch) {
+    ingest_metrics_.CountRejected(ingest::RejectReason::kOversizedBatch, events.size());
+    return InvalidArgumentError(StrCat("a publish call carries at most ", max_batch,
+                                       " events; this one has ", events.size()));
+  }
+  PublishResult result;
+  std::vector<Event> valid;
+  valid.reserve(events.size());
+  std::vector<std::pair<size_t, ingest::Reject>> rejects;
+  for (size_t i = 0; i < events.size(); ++i) {
+    EventInput& input = events[i];
+    if (!input.event) {
+      std::string message =
+          input.parse_error.empty() ? std::string("event could not be parsed") : input.parse_error;
+      rejects.emplace_back(i, ingest::Reject{ingest::ClassifyParseError(message), message});
+    } else if (std::optional<ingest::Reject> reject = validator_.Validate(*input.event)) {
+      rejects.emplace_back(i, *std::move(reject));
+    } else {
+      valid.push_back(std::move(*input.event));
+    }
+  }
+
+  // Valid events first: under backpressure the call fails as a whole (the client retries it),
+  // so nothing of it — dead letters included — may be recorded yet.
+  if (!valid.empty()) {
+    ASSIGN_OR_RETURN(store::AppendResult written, event_writer_->Submit(std::move(valid)));
+    result.accepted = static_cast<int>(written.appended + written.duplicates);
+    result.duplicates = static_cast<int>(written.duplicates);
+    ingest_metrics_.CountIngested(source, written.appended);
+  }
+
+  if (!rejects.empty()) {
+    const int64_t now_ms = clock_.NowMillis();
+    std::vector<store::DeadLetter> letters;
+    letters.reserve(rejects.size());
+    for (auto& [index, reject] : rejects) {
+      ingest_metrics_.CountRejected(reject.reason);
+      EventInput& input = events[index];
+      store::DeadLetter letter;
+      letter.received_at_ms = now_ms;
+      letter.source = std::string(source);
+      letter.reason = std::string(ingest::RejectReasonLabel(reject.reason));
+      letter.reason_text = reject.message;
+      // gRPC inputs carry no text: keep the decoded event so the record still shows it.
+      if (!input.raw.empty()) {
+        letter.raw = std::move(input.raw);
+      } else if (input.event) {
+        letter.raw = ingest::EventToJson(*input.event)
+                         .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      }
+      letters.push_back(std::move(letter));
+      result.rejected.emplace_back(static_cast<int>(index), std::move(reject.message));
+    }
+    // A lost dead letter costs a diagnostic, never an event: log and answer anyway.
+    Status stored = data_dir_->AppendDeadLetters(
+        letters, static_cast<uint64_t>(std::max<int64_t>(config_.ingest.dead_letter_max, 0)));
+    if (!stored.ok()) LOG_WARN("serving", "storing dead letters failed: ", stored.ToString());
+  }
+  return result;
 }
 
 Result<UpsertResult> Engine::UpsertItems(std::vector<Item> items) {

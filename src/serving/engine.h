@@ -28,6 +28,8 @@
 #include "candidates/context.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "ingest/event_writer.h"
+#include "ingest/validator.h"
 #include "rollout/model_bundle.h"
 #include "serving/pipeline.h"
 #include "serving/service.h"
@@ -70,6 +72,9 @@ class Engine final : public PulseService {
   Readiness GetReadiness() override;
 
   std::shared_ptr<const ServingSnapshot> snapshot() const { return snapshot_.load(); }
+  // Ingest counters (pulse_events_ingested_total, pulse_events_rejected_total) and the writer's.
+  const ingest::IngestMetrics& ingest_metrics() const { return ingest_metrics_; }
+  ingest::EventWriter::Stats event_writer_stats() const { return event_writer_->stats(); }
 
  private:
   Engine(const Config& config, store::DataDir* data_dir, const Clock* clock,
@@ -94,6 +99,11 @@ class Engine final : public PulseService {
   std::condition_variable watcher_cv_;
   bool watcher_stop_ = false;
   std::thread watcher_;
+
+  // Ingest (PublishEvents). Declared last so the writer drains before anything else goes.
+  const ingest::EventValidator validator_;
+  ingest::IngestMetrics ingest_metrics_;
+  const std::unique_ptr<ingest::EventWriter> event_writer_;
 };
 
 }  // namespace pulse::serving
