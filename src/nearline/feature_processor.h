@@ -53,9 +53,9 @@ struct ProcessorOptions {
   size_t max_neighbors = 50;  // co-visitation counters kept per item
   size_t max_categories_per_user = 16;
   size_t recent_items_per_user = 20;
-  size_t dedup_capacity = 1'000'000;  // recent event ids remembered
-  size_t trending_capacity = 200;     // length of the trending snapshot
-  double trending_prior = 5.0;        // pseudo-count smoothing the velocity ratio
+  size_t dedup_capacity = 200'000;  // recent event ids remembered (see the design doc)
+  size_t trending_capacity = 200;   // length of the trending snapshot
+  double trending_prior = 5.0;      // pseudo-count smoothing the velocity ratio
   int64_t covisit_half_life_ms = 7 * kDayMs;
 };
 
