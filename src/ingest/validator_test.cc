@@ -191,6 +191,39 @@ TEST(ValidateTest, FollowsTheClockAndConfig) {
   EXPECT_FALSE(validator.Validate(GoodEvent(kNowMs + 1001)).has_value());
 }
 
+TEST(IngestConfigTest, ParsesValidatesAndRefusesUnknownKeys) {
+  auto config = ParseConfigYaml(
+      "ingest:\n  max_future_skew_ms: 1000\n  max_event_age_ms: 0\n  max_batch_events: 50\n"
+      "  max_pending_events: 500\n  dead_letter_max: 7\n");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->ingest.max_future_skew_ms, 1000);
+  EXPECT_EQ(config->ingest.max_event_age_ms, 0);
+  EXPECT_EQ(config->ingest.max_batch_events, 50);
+  EXPECT_EQ(config->ingest.max_pending_events, 500);
+  EXPECT_EQ(config->ingest.dead_letter_max, 7);
+
+  auto defaults = ParseConfigYaml("");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->ingest.max_future_skew_ms, 300000);
+  EXPECT_EQ(defaults->ingest.max_event_age_ms, int64_t{30} * 24 * 3600 * 1000);
+  EXPECT_EQ(defaults->ingest.max_batch_events, 10000);
+  EXPECT_EQ(defaults->ingest.max_pending_events, 100000);
+  EXPECT_EQ(defaults->ingest.dead_letter_max, 100000);
+
+  EXPECT_THAT(ParseConfigYaml("ingest:\n  max_skew: 1\n").status().message(),
+              HasSubstr("ingest.max_skew"));
+  EXPECT_THAT(ParseConfigYaml("ingest:\n  max_batch_events: 0\n").status().message(),
+              HasSubstr("ingest.max_batch_events"));
+  EXPECT_THAT(ParseConfigYaml("ingest:\n  max_batch_events: 10\n  max_pending_events: 9\n")
+                  .status()
+                  .message(),
+              HasSubstr("ingest.max_pending_events"));
+  EXPECT_THAT(ParseConfigYaml("ingest:\n  max_future_skew_ms: -1\n").status().message(),
+              HasSubstr("ingest.max_future_skew_ms"));
+  EXPECT_THAT(ParseConfigYaml("ingest:\n  dead_letter_max: x\n").status().message(),
+              HasSubstr("ingest.dead_letter_max"));
+}
+
 TEST(IngestMetricsTest, CountsAndRenders) {
   IngestMetrics metrics;
   metrics.CountRejected(RejectReason::kTsInFuture);
