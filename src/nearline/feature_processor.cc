@@ -137,6 +137,7 @@ struct FeatureProcessor::ItemState {
   std::vector<Counter> neighbors;  // unordered; at most max_neighbors (space-saving)
   int64_t neighbors_ts = kNoTime;
   int64_t last_ts = kNoTime;
+  bool touched = false;  // listed in touched_items_ (not serialized)
 };
 
 FeatureProcessor::FeatureProcessor(ProcessorOptions options, CategoryLookup category_lookup)
@@ -145,7 +146,9 @@ FeatureProcessor::FeatureProcessor(ProcessorOptions options, CategoryLookup cate
       max_ts_(kNoTime),
       users_(new Shard<UserState>[kShards]),
       items_(new Shard<ItemState>[kShards]),
-      trending_(std::make_shared<const std::vector<TrendingItem>>()) {}
+      trending_(std::make_shared<const std::vector<TrendingItem>>()) {
+  recent_ids_.reserve(std::min<size_t>(options_.dedup_capacity, size_t{1} << 20));
+}
 
 FeatureProcessor::~FeatureProcessor() = default;
 
@@ -328,9 +331,12 @@ void FeatureProcessor::ApplyOne(const Event& event, int64_t now_ms) {
     if (engagement) {
       item.minutes.Add(event.ts_ms, kSlotEngagement, 1, now);
       item.hours.Add(event.ts_ms, kSlotEngagement, 1, now);
+      if (!item.touched && options_.trending_capacity > 0) {
+        item.touched = true;
+        touched_items_.emplace_back(&it->first, &item);
+      }
     }
   }
-  if (engagement && options_.trending_capacity > 0) touched_items_.insert(event.item_id);
   if (!previous_item.empty() && options_.max_neighbors > 0) {
     AddCovisit(previous_item, event.item_id, event.ts_ms);
     AddCovisit(event.item_id, previous_item, event.ts_ms);
@@ -391,9 +397,9 @@ void FeatureProcessor::RememberId(const std::string& id) {
 // Evicts the entries with the oldest last event when a shard is at its share of the cap. Called
 // with the shard's lock held, before an insertion. Evicting 1/8 of the share at once keeps the
 // O(shard) scan amortised to O(1) per insertion.
-template <typename State>
+template <typename State, typename OnEvict>
 static size_t EvictOldest(std::unordered_map<std::string, State, StringHash, std::equal_to<>>& map,
-                          size_t share) {
+                          size_t share, OnEvict on_evict) {
   if (map.size() < share) return 0;
   size_t evict = std::max<size_t>(1, share / 8);
   evict = std::min(evict, map.size());
@@ -404,18 +410,28 @@ static size_t EvictOldest(std::unordered_map<std::string, State, StringHash, std
   std::vector<std::string> victims;
   victims.reserve(evict);
   for (size_t i = 0; i < evict; ++i) victims.push_back(*ages[i].second);
-  for (const auto& key : victims) map.erase(key);
+  for (const auto& key : victims) {
+    auto it = map.find(key);
+    on_evict(it->second);
+    map.erase(it);
+  }
   return evict;
 }
 
 void FeatureProcessor::EvictUsers(Shard<UserState>& shard) {
   size_t share = std::max<size_t>(1, options_.max_users / kShards);
-  totals_.evicted_users += static_cast<int64_t>(EvictOldest(shard.map, share));
+  totals_.evicted_users +=
+      static_cast<int64_t>(EvictOldest(shard.map, share, [](const UserState&) {}));
 }
 
 void FeatureProcessor::EvictItems(Shard<ItemState>& shard) {
   size_t share = std::max<size_t>(1, options_.max_items / kShards);
-  totals_.evicted_items += static_cast<int64_t>(EvictOldest(shard.map, share));
+  totals_.evicted_items += static_cast<int64_t>(EvictOldest(shard.map, share, [&](ItemState& item) {
+    if (!item.touched) return;
+    auto pos = std::find_if(touched_items_.begin(), touched_items_.end(),
+                            [&](const auto& t) { return t.second == &item; });
+    if (pos != touched_items_.end()) touched_items_.erase(pos);
+  }));
 }
 
 double FeatureProcessor::Velocity(const ItemState& item, int64_t now_ms) const {
@@ -440,13 +456,14 @@ void FeatureProcessor::RefreshTrending(bool full_scan) {
     }
   } else {
     if (touched_items_.empty() && trending_->empty()) return;
-    for (const TrendingItem& t : *trending_) touched_items_.insert(t.item_id);
-    for (const std::string& id : touched_items_) {
-      auto& shard = ItemShard(id);
-      auto it = shard.map.find(id);
-      if (it != shard.map.end()) consider(id, it->second);
+    for (const auto& [id, item] : touched_items_) consider(*id, *item);
+    for (const TrendingItem& t : *trending_) {
+      auto& shard = ItemShard(t.item_id);
+      auto it = shard.map.find(t.item_id);
+      if (it != shard.map.end() && !it->second.touched) consider(it->first, it->second);
     }
   }
+  for (const auto& [id, item] : touched_items_) item->touched = false;
   touched_items_.clear();
   auto order = [](const TrendingItem& a, const TrendingItem& b) {
     if (a.velocity != b.velocity) return a.velocity > b.velocity;

@@ -147,7 +147,9 @@ class FeatureProcessor final : public FeatureView {
   // Writer-only state.
   std::unordered_set<std::string, StringHash, std::equal_to<>> recent_ids_;
   std::deque<std::string> recent_id_order_;
-  std::unordered_set<std::string, StringHash, std::equal_to<>> touched_items_;
+  // Items engaged in the current batch (pointers into the item shards, which keep node addresses
+  // stable; evicting an item removes it here first). ItemState::touched marks membership.
+  std::vector<std::pair<const std::string*, ItemState*>> touched_items_;
   ProcessorCounters totals_;
   mutable std::mutex counters_mu_;  // guards published_totals_
   ProcessorCounters published_totals_;
