@@ -325,6 +325,17 @@ Result<PublishResult> Engine::PublishEvents(std::vector<EventInput> events,
   return result;
 }
 
+Result<std::vector<DeadLetterView>> Engine::ListDeadLetters(size_t limit) {
+  ASSIGN_OR_RETURN(std::vector<store::DeadLetter> letters, data_dir_->ListDeadLetters(limit));
+  std::vector<DeadLetterView> views;
+  views.reserve(letters.size());
+  for (store::DeadLetter& letter : letters) {
+    views.push_back({letter.received_at_ms, std::move(letter.source), std::move(letter.reason),
+                     std::move(letter.reason_text), std::move(letter.raw)});
+  }
+  return views;
+}
+
 Result<UpsertResult> Engine::UpsertItems(std::vector<Item> items) {
   UpsertResult result;
   std::vector<Item> valid;

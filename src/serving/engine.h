@@ -65,6 +65,7 @@ class Engine final : public PulseService {
   Result<RecommendResponse> Recommend(const RecommendRequest& request) override;
   Result<PublishResult> PublishEvents(std::vector<EventInput> events,
                                       std::string_view source) override;
+  Result<std::vector<DeadLetterView>> ListDeadLetters(size_t limit) override;
   Result<UpsertResult> UpsertItems(std::vector<Item> items) override;
   Status DeleteItem(std::string_view item_id) override;
   Result<Item> GetItem(std::string_view item_id) override;

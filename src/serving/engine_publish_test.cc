@@ -150,6 +150,16 @@ TEST_F(EnginePublishTest, RejectsGoToDeadLettersWithReasons) {
   EXPECT_EQ(letters->back().received_at_ms, kNowMs);
   EXPECT_THAT((*letters)[1].raw, HasSubstr("xxxx"));  // rebuilt from the decoded event
 
+  auto views = engine->ListDeadLetters(2);
+  ASSERT_THAT(views, IsOk());
+  ASSERT_EQ(views->size(), 2u);
+  EXPECT_EQ((*views)[0].reason_code, "missing_field");
+  EXPECT_EQ((*views)[0].reason, "item_id is required");
+  EXPECT_EQ((*views)[0].source, "grpc");
+  EXPECT_EQ((*views)[0].received_at_ms, kNowMs);
+  EXPECT_EQ((*views)[0].raw, "{\"user_id\":\"u\"}");
+  EXPECT_EQ((*views)[1].reason_code, "bad_id");
+
   const auto& metrics = engine->ingest_metrics();
   EXPECT_EQ(metrics.Ingested("grpc"), 2u);
   EXPECT_EQ(metrics.Rejected(ingest::RejectReason::kParseError), 1u);
