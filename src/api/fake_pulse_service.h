@@ -47,7 +47,8 @@ class FakePulseService final : public serving::PulseService {
   }
 
   // Accepts every parsed event, except: item ids starting with "reject" (rejected, reason
-  // "rejected by the fake"), event ids seen before (duplicates). Parse errors are rejected with
+  // "rejected by the fake"), event ids seen before (accepted, and
+  // also counted as duplicates, as the engine does). Parse errors are rejected with
   // their parse_error. Rejects become dead letters (received_at = 1000 + their number).
   Result<serving::PublishResult> PublishEvents(std::vector<serving::EventInput> events,
                                                std::string_view source) override {
@@ -76,10 +77,7 @@ class FakePulseService final : public serving::PulseService {
         continue;
       }
       const std::string& id = input.event->event_id;
-      if (!id.empty() && !event_ids_.insert(id).second) {
-        ++result.duplicates;
-        continue;
-      }
+      if (!id.empty() && !event_ids_.insert(id).second) ++result.duplicates;
       ++result.accepted;
     }
     return result;

@@ -373,7 +373,7 @@ TEST_F(HttpServerTest, PublishEventsAnswers202WithIndexes) {
   EXPECT_EQ(result->get_header_value("Content-Type"), kJson);
   EXPECT_EQ(
       result->body,
-      R"({"accepted":1,"duplicates":1,"rejected":[{"index":1,"reason":"item_id is required"},)"
+      R"({"accepted":2,"duplicates":1,"rejected":[{"index":1,"reason":"item_id is required"},)"
       R"({"index":2,"reason":"rejected by the fake"}]})");
   EXPECT_EQ(service_.last_publish_source(), "http");
   ASSERT_EQ(service_.last_publish().size(), 4u);
