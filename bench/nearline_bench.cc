@@ -8,7 +8,7 @@
 // whole stream, in batches of `batch` events, to a fresh processor (construction included; it is
 // negligible). events/s is over one writer thread.
 //
-//   ./build-nearline/nearline_bench --benchmark_min_time=1
+//   ./build-nearline/bench/nearline_bench --benchmark_min_time=1
 #include <benchmark/benchmark.h>
 
 #include <cmath>

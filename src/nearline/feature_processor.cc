@@ -544,25 +544,29 @@ TrendingSnapshot FeatureProcessor::Trending() const {
 std::vector<Neighbor> FeatureProcessor::Neighbors(std::string_view item_id, size_t k) const {
   const int64_t now = max_event_ts();
   std::vector<Neighbor> out;
-  {
-    Shard<ItemState>& shard = ItemShard(item_id);
-    std::shared_lock lock(shard.mu);
-    auto it = shard.map.find(item_id);
-    if (it == shard.map.end()) return out;
-    const ItemState& item = it->second;
-    double factor = item.neighbors_ts == kNoTime
-                        ? 1.0
-                        : Decay(now - item.neighbors_ts, options_.covisit_half_life_ms);
-    out.reserve(item.neighbors.size());
-    for (const auto& n : item.neighbors) out.push_back({n.item_id, n.weight * factor});
-  }
-  auto order = [](const Neighbor& a, const Neighbor& b) {
-    if (a.weight != b.weight) return a.weight > b.weight;
-    return a.item_id < b.item_id;
+  Shard<ItemState>& shard = ItemShard(item_id);
+  std::shared_lock lock(shard.mu);
+  auto it = shard.map.find(item_id);
+  if (it == shard.map.end()) return out;
+  const ItemState& item = it->second;
+  // Rank pointers, then copy only the kept neighbours: moving strings through a heap costs more
+  // than the ranking itself.
+  thread_local std::vector<const ItemState::Counter*> ranked;
+  ranked.clear();
+  for (const auto& n : item.neighbors) ranked.push_back(&n);
+  auto order = [](const ItemState::Counter* a, const ItemState::Counter* b) {
+    if (a->weight != b->weight) return a->weight > b->weight;
+    return a->item_id < b->item_id;
   };
-  size_t keep = std::min(k, out.size());
-  std::partial_sort(out.begin(), out.begin() + static_cast<ptrdiff_t>(keep), out.end(), order);
-  out.resize(keep);
+  size_t keep = std::min(k, ranked.size());
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<ptrdiff_t>(keep), ranked.end(),
+                    order);
+  // One factor for the whole list: it was decayed as a unit to neighbors_ts.
+  double factor = item.neighbors_ts == kNoTime
+                      ? 1.0
+                      : Decay(now - item.neighbors_ts, options_.covisit_half_life_ms);
+  out.reserve(keep);
+  for (size_t i = 0; i < keep; ++i) out.push_back({ranked[i]->item_id, ranked[i]->weight * factor});
   return out;
 }
 
