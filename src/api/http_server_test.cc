@@ -459,7 +459,7 @@ TEST_F(HttpServerTest, DeadLetterEndpointListsRejects) {
   EXPECT_EQ(body["dead_letters"][0]["reason"], "rejected by the fake");
   EXPECT_EQ(body["dead_letters"][0]["source"], "http");
   EXPECT_EQ(body["dead_letters"][1]["reason_code"], "parse_error");
-  EXPECT_EQ(body["dead_letters"][1]["raw"], R"({"ts":1,"type":"click","user_id":"u1"})");
+  EXPECT_EQ(body["dead_letters"][1]["raw"], R"({"user_id":"u1","type":"click","ts":1})");
   EXPECT_EQ(body["dead_letters"][1]["received_at"], 1000);
 
   auto one = client.Get("/v1/admin/dead-letter?limit=1");

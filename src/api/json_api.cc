@@ -321,18 +321,56 @@ serving::EventInput EventInputFromJson(const json& object, std::string raw) {
   return input;
 }
 
+// The text of each top-level element of `array`, which must be valid JSON (already parsed):
+// commas at depth 1 outside strings separate elements.
+std::vector<std::string_view> ArrayElementTexts(std::string_view array) {
+  std::vector<std::string_view> out;
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  size_t start = 0;
+  for (size_t i = 0; i < array.size(); ++i) {
+    const char c = array[i];
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth == 1) start = i + 1;
+    } else if (c == ']' || c == '}') {
+      if (depth-- == 1) out.push_back(Trim(array.substr(start, i - start)));
+    } else if (c == ',' && depth == 1) {
+      out.push_back(Trim(array.substr(start, i - start)));
+      start = i + 1;
+    }
+  }
+  if (out.size() == 1 && out[0].empty()) out.clear();  // "[]"
+  return out;
+}
+
 Result<std::vector<serving::EventInput>> ParseEventsArray(std::string_view body) {
   json parsed;
   RETURN_IF_ERROR(ParseJson(body, &parsed));
   if (!parsed.is_array()) {
     return InvalidArgumentError("request body must be a JSON array of events or JSON lines");
   }
+  // Dead letters keep the element as the client sent it; re-rendering is the fallback.
+  const std::vector<std::string_view> texts = ArrayElementTexts(body);
+  const bool have_texts = texts.size() == parsed.size();
   std::vector<serving::EventInput> out;
   out.reserve(parsed.size());
-  for (const auto& element : parsed) {
-    std::string raw = Dump(element);
-    if (raw.size() > kMaxRawEventBytes) raw.resize(kMaxRawEventBytes);
-    out.push_back(EventInputFromJson(element, std::move(raw)));
+  for (size_t i = 0; i < parsed.size(); ++i) {
+    const json& element = parsed[i];
+    out.push_back(
+        EventInputFromJson(element, have_texts ? BoundedRaw(texts[i]) : BoundedRaw(Dump(element))));
   }
   return out;
 }

@@ -427,7 +427,7 @@ TEST(ParseEventsBodyTest, ArrayOfEvents) {
   EXPECT_TRUE(first.parse_error.empty());
   EXPECT_THAT(first.raw, HasSubstr(R"("event_id":"e1")"));
   ASSERT_TRUE((*inputs)[1].event.has_value());
-  EXPECT_EQ((*inputs)[1].raw, R"({"item_id":"i4","ts":5,"type":"view","user_id":"u2"})");
+  EXPECT_EQ((*inputs)[1].raw, R"({"user_id":"u2","item_id":"i4","type":"view","ts":5})");
 }
 
 TEST(ParseEventsBodyTest, JsonLinesKeepTheirTextAndSkipBlankLines) {
@@ -457,6 +457,7 @@ TEST(ParseEventsBodyTest, MixedElementsKeepTheirIndexes) {
   EXPECT_THAT((*inputs)[1].parse_error, HasSubstr("user_id"));
   EXPECT_THAT((*inputs)[2].parse_error, HasSubstr("JSON object"));
   EXPECT_EQ((*inputs)[2].raw, "7");
+  EXPECT_EQ((*inputs)[1].raw, R"({"item_id":"i1","type":"click","ts":1})");
   EXPECT_THAT((*inputs)[3].parse_error, HasSubstr("type must be one of"));
   EXPECT_THAT((*inputs)[4].parse_error, HasSubstr("dwell_ms"));
   EXPECT_TRUE((*inputs)[5].event.has_value());
@@ -476,6 +477,17 @@ TEST(ParseEventsBodyTest, BadJsonLineIsOneRejectedElement) {
   EXPECT_EQ((*inputs)[1].raw, R"({"user_id":)");
   EXPECT_THAT((*inputs)[2].parse_error, HasSubstr("JSON object"));
   EXPECT_TRUE((*inputs)[3].event.has_value());
+}
+
+TEST(ParseEventsBodyTest, ArrayElementsKeepTheirOriginalText) {
+  auto inputs =
+      ParseEventsBody("[ {\"user_id\":\"a,]}\\\"\" , \"x\":[1,{\"y\":2}]} ,\n\"s\" , [ ] , {} ]");
+  ASSERT_THAT(inputs.status(), IsOk());
+  ASSERT_EQ(inputs->size(), 4u);
+  EXPECT_EQ((*inputs)[0].raw, R"({"user_id":"a,]}\"" , "x":[1,{"y":2}]})");
+  EXPECT_EQ((*inputs)[1].raw, R"("s")");
+  EXPECT_EQ((*inputs)[2].raw, "[ ]");
+  EXPECT_EQ((*inputs)[3].raw, "{}");
 }
 
 TEST(ParseEventsBodyTest, EmptyArrayIsNoEvents) {
