@@ -12,6 +12,9 @@ constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
 constexpr char kMagic[4] = {'P', 'N', 'L', 'F'};
 constexpr uint32_t kFormatVersion = 1;
 constexpr uint32_t kMaxSerializedString = 1 << 16;
+// Timestamps beyond ±2^62 ms (146 million years) are treated as invalid, so clock arithmetic
+// (ts ± lateness, now + max_future) can never overflow.
+constexpr int64_t kMaxAbsTs = int64_t{1} << 62;
 
 // Item counter slots.
 constexpr int kSlotView = 0;
@@ -215,13 +218,14 @@ ApplyStats FeatureProcessor::Apply(std::span<const Event> events, int64_t now_ms
 }
 
 void FeatureProcessor::AdvanceTo(int64_t ts_ms) {
-  if (ts_ms <= max_event_ts()) return;
+  if (ts_ms <= max_event_ts() || ts_ms > kMaxAbsTs) return;
   max_ts_.store(ts_ms, std::memory_order_release);
   RefreshTrending(/*full_scan=*/true);
 }
 
 void FeatureProcessor::ApplyOne(const Event& event, int64_t now_ms) {
-  if (event.user_id.empty() || event.item_id.empty()) {
+  if (event.user_id.empty() || event.item_id.empty() || event.ts_ms > kMaxAbsTs ||
+      event.ts_ms < -kMaxAbsTs || now_ms > kMaxAbsTs || now_ms < -kMaxAbsTs) {
     ++totals_.invalid;
     return;
   }
@@ -645,7 +649,9 @@ Result<std::unique_ptr<FeatureProcessor>> FeatureProcessor::Restore(
   };
   auto processor = std::make_unique<FeatureProcessor>(options, std::move(category_lookup));
   int64_t max_ts;
-  if (!in.I64(&max_ts)) return corrupt("header");
+  if (!in.I64(&max_ts) || (max_ts != kNoTime && (max_ts > kMaxAbsTs || max_ts < -kMaxAbsTs))) {
+    return corrupt("header");
+  }
   processor->max_ts_.store(max_ts);
   ProcessorCounters& t = processor->totals_;
   for (int64_t* v : {&t.applied, &t.late_applied, &t.duplicates, &t.too_late, &t.too_future,

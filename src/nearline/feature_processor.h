@@ -17,7 +17,8 @@
 // on copy-on-write. The trending list is an immutable snapshot swapped after each batch.
 // Memory: bounded by max_users / max_items (oldest-by-last-event evicted first), per-entity caps
 // (categories, recent items, neighbours) and the fixed ring sizes; see the design doc.
-// Failure behaviour: bad events (empty user or item id) are counted and skipped, never fatal.
+// Failure behaviour: bad events (empty user or item id, |ts| > 2^62) are counted (invalid) and
+// skipped, never fatal.
 // Restore returns DataLoss for a corrupt or truncated checkpoint, FailedPrecondition for an
 // unknown version.
 #pragma once

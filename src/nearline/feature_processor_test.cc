@@ -1,5 +1,6 @@
 #include "nearline/feature_processor.h"
 
+#include <limits>
 #include <map>
 #include <random>
 #include <thread>
@@ -158,10 +159,12 @@ TEST(FeatureProcessorTest, FarFutureAndInvalidEventsAreCountedAndSkipped) {
   ApplyStats stats = p.Apply(
       std::vector<Event>{Ev("u", "a", EventType::kView, kT0 + kDayMs),
                          Ev("", "a", EventType::kView, kT0), Ev("u", "", EventType::kView, kT0),
-                         Ev("u", "a", EventType::kView, kT0)},
+                         Ev("u", "a", EventType::kView, kT0),
+                         Ev("u", "a", EventType::kView, std::numeric_limits<int64_t>::min()),
+                         Ev("u", "a", EventType::kView, std::numeric_limits<int64_t>::max())},
       kT0);
   EXPECT_EQ(stats.too_future, 1);
-  EXPECT_EQ(stats.invalid, 2);
+  EXPECT_EQ(stats.invalid, 4);  // empty ids and timestamps no clock could hold
   EXPECT_EQ(stats.applied, 1);
   EXPECT_EQ(p.max_event_ts(), kT0);  // the future event did not drag the clock
 }
