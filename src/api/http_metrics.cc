@@ -3,7 +3,6 @@
 #include <charconv>
 
 #include "core/strings.h"
-#include "ingest/validator.h"
 
 namespace pulse::api {
 namespace {
@@ -32,44 +31,7 @@ auto& FindOrInsert(Map& map, std::string_view key) {
   return it->second;
 }
 
-std::string_view EventSourceLabel(std::string_view source) {
-  for (std::string_view known : RequestMetrics::kEventSources) {
-    if (source == known) return known;
-  }
-  return "other";
-}
-
-std::string_view RejectLabel(std::string_view reason) {
-  auto parsed = ingest::ParseRejectReason(reason);
-  return ingest::RejectReasonLabel(parsed.value_or(ingest::RejectReason::kOther));
-}
-
-uint64_t Lookup(const std::map<std::string, uint64_t, std::less<>>& map, std::string_view key) {
-  auto it = map.find(key);
-  return it == map.end() ? 0 : it->second;
-}
-
 }  // namespace
-
-void RequestMetrics::AddEventsIngested(std::string_view source, uint64_t n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  FindOrInsert(events_ingested_, EventSourceLabel(source)) += n;
-}
-
-void RequestMetrics::AddEventsRejected(std::string_view reason, uint64_t n) {
-  std::lock_guard<std::mutex> lock(mu_);
-  FindOrInsert(events_rejected_, RejectLabel(reason)) += n;
-}
-
-uint64_t RequestMetrics::EventsIngested(std::string_view source) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return Lookup(events_ingested_, source);
-}
-
-uint64_t RequestMetrics::EventsRejected(std::string_view reason) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return Lookup(events_rejected_, reason);
-}
 
 void RequestMetrics::Record(std::string_view method, std::string_view code, double seconds) {
   size_t bucket = 0;
@@ -126,20 +88,6 @@ std::string RequestMetrics::RenderPrometheus() const {
     StrAppend(out, "pulse_request_duration_seconds_sum{method=\"", label, "\"} ", histogram.sum,
               "\n");
     StrAppend(out, "pulse_request_duration_seconds_count{method=\"", label, "\"} ", histogram.count,
-              "\n");
-  }
-  out.append(
-      "# HELP pulse_events_ingested_total Events accepted (durably written), by source.\n"
-      "# TYPE pulse_events_ingested_total counter\n");
-  for (const auto& [source, count] : events_ingested_) {
-    StrAppend(out, "pulse_events_ingested_total{source=\"", EscapeLabel(source), "\"} ", count,
-              "\n");
-  }
-  out.append(
-      "# HELP pulse_events_rejected_total Events refused and dead-lettered, by reason.\n"
-      "# TYPE pulse_events_rejected_total counter\n");
-  for (const auto& [reason, count] : events_rejected_) {
-    StrAppend(out, "pulse_events_rejected_total{reason=\"", EscapeLabel(reason), "\"} ", count,
               "\n");
   }
   return out;

@@ -1,14 +1,13 @@
 // api/http_metrics.h — a small, self-contained request-metrics registry for the API front ends:
 // pulse_requests_total{method,code} and pulse_request_duration_seconds{method} (histogram),
-// rendered in the Prometheus text format for GET /metrics; plus the ingest counters
-// pulse_events_ingested_total{source} and pulse_events_rejected_total{reason}, which whoever
-// knows the outcome (the engine, after validation) adds to.
+// rendered in the Prometheus text format for GET /metrics, which appends every collector of the
+// obs::MetricsRegistry it serves (the engine's ingest and nearline metrics among them).
 //
 // `method` is the API method's stable name ("recommend", "upsert_items", ...), shared by HTTP
 // and gRPC, and `code` a pulse::StatusCodeName ("OK", "INVALID_ARGUMENT"), so label values come
 // from fixed vocabularies, never from request text.
 // Thread-safety: every method may be called concurrently; one short mutex hold per request.
-// NOTE: temporary home — the registry moves to src/obs once that component exists.
+// NOTE: its histogram moves onto obs::Histogram with the observability work.
 #pragma once
 
 #include <array>
@@ -31,16 +30,6 @@ class RequestMetrics {
   // Counts a request whose duration is unknown (refused by the HTTP layer before a handler ran).
   void Count(std::string_view method, std::string_view code);
 
-  // Ingest counters. `source` is one of kEventSources and `reason` an ingest reject-reason label
-  // (ingest::RejectReasonLabel); anything else is counted under "other", so label values stay
-  // in fixed sets whatever a caller passes.
-  static constexpr std::array<std::string_view, 4> kEventSources = {"http", "grpc", "kafka",
-                                                                    "other"};
-  void AddEventsIngested(std::string_view source, uint64_t n);
-  void AddEventsRejected(std::string_view reason, uint64_t n);
-  uint64_t EventsIngested(std::string_view source) const;
-  uint64_t EventsRejected(std::string_view reason) const;
-
   // Current value of pulse_requests_total{method,code} (0 when never recorded).
   uint64_t RequestCount(std::string_view method, std::string_view code) const;
 
@@ -58,8 +47,6 @@ class RequestMetrics {
   // method -> code -> count
   std::map<std::string, std::map<std::string, uint64_t, std::less<>>, std::less<>> requests_;
   std::map<std::string, Histogram, std::less<>> durations_;
-  std::map<std::string, uint64_t, std::less<>> events_ingested_;  // source -> events
-  std::map<std::string, uint64_t, std::less<>> events_rejected_;  // reason -> events
 };
 
 // The process-wide registry both servers use unless given another one (tests isolate theirs).

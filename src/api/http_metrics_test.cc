@@ -49,28 +49,5 @@ TEST(RequestMetricsTest, EscapesLabelValues) {
   EXPECT_THAT(metrics.RenderPrometheus(), HasSubstr(R"(method="a\"b\\c\nd")"));
 }
 
-TEST(RequestMetricsTest, EventCountersKeepLabelsInFixedSets) {
-  RequestMetrics metrics;
-  metrics.AddEventsIngested("http", 5);
-  metrics.AddEventsIngested("grpc", 2);
-  metrics.AddEventsIngested("http", 1);
-  metrics.AddEventsIngested("attacker-chosen\"", 4);
-  metrics.AddEventsRejected("missing_field", 2);
-  metrics.AddEventsRejected("not-a-reason", 1);
-  EXPECT_EQ(metrics.EventsIngested("http"), 6u);
-  EXPECT_EQ(metrics.EventsIngested("grpc"), 2u);
-  EXPECT_EQ(metrics.EventsIngested("other"), 4u);
-  EXPECT_EQ(metrics.EventsRejected("missing_field"), 2u);
-  EXPECT_EQ(metrics.EventsRejected("other"), 1u);
-  EXPECT_EQ(metrics.EventsRejected("not-a-reason"), 0u);
-  std::string text = metrics.RenderPrometheus();
-  EXPECT_THAT(text, HasSubstr("# TYPE pulse_events_ingested_total counter\n"));
-  EXPECT_THAT(text, HasSubstr("pulse_events_ingested_total{source=\"http\"} 6\n"));
-  EXPECT_THAT(text, HasSubstr("pulse_events_ingested_total{source=\"other\"} 4\n"));
-  EXPECT_THAT(text, HasSubstr("# TYPE pulse_events_rejected_total counter\n"));
-  EXPECT_THAT(text, HasSubstr("pulse_events_rejected_total{reason=\"missing_field\"} 2\n"));
-  EXPECT_THAT(text, ::testing::Not(HasSubstr("attacker")));
-}
-
 }  // namespace
 }  // namespace pulse::api

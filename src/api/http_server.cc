@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "httplib.h"
 #include "ingest/json_codec.h"
+#include "obs/metrics.h"
 
 namespace pulse::api {
 namespace {
@@ -335,7 +336,8 @@ Status HttpServer::Impl::Dispatch(const RouteMatch& match, const httplib::Reques
     case Route::kReadyz:
       return Readyz(res);
     case Route::kMetrics:
-      res.set_content(metrics->RenderPrometheus(), "text/plain; version=0.0.4; charset=utf-8");
+      res.set_content(metrics->RenderPrometheus() + obs::DefaultMetricsRegistry().Render(),
+                      "text/plain; version=0.0.4; charset=utf-8");
       return OkStatus();
     case Route::kNone:
       break;

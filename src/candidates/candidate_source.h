@@ -6,7 +6,8 @@
 // that could not do its work (index failure) — the pipeline then marks the response degraded and
 // carries on with the other sources.
 // Thread-safety: Fetch is const and called concurrently by many requests.
-// Latency budget: `ann` ≈ one ANN query (sub-millisecond); `popular` a copy of k ids.
+// Latency budget: `ann` ≈ one ANN query (sub-millisecond); `covisit` a neighbour lookup per
+// recent item; `trending` and `popular` a copy of k ids.
 #pragma once
 
 #include <memory>
@@ -34,7 +35,8 @@ class CandidateSource {
                        std::vector<Candidate>* out) const = 0;
 };
 
-// The source registered under `name` ("ann", "popular"); InvalidArgument for unknown names.
+// The source registered under `name` ("ann", "covisit", "trending", "popular");
+// InvalidArgument for unknown names.
 Result<std::unique_ptr<CandidateSource>> MakeCandidateSource(std::string_view name);
 
 // How many candidates to ask for so that about `k` survive the seen filter: the user's seen

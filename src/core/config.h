@@ -46,12 +46,13 @@ struct IndexConfig {
 };
 
 struct CandidateSourceConfig {
-  std::string name;  // ann | popular
+  std::string name;  // ann | covisit | trending | popular
   int k = 200;
 };
 
 struct PipelineConfig {
-  std::vector<CandidateSourceConfig> sources = {{"ann", 300}, {"popular", 100}};
+  std::vector<CandidateSourceConfig> sources = {
+      {"ann", 300}, {"covisit", 100}, {"trending", 50}, {"popular", 100}};
   std::vector<std::string> filters = {"request_exclude", "unavailable", "seen"};
   std::map<std::string, double> scorer_weights = {
       {"similarity", 1.0}, {"popularity", 0.05}, {"freshness", 0.0}};

@@ -5,8 +5,11 @@
 
 namespace pulse::ingest {
 
-EventWriter::EventWriter(store::DataDir* data_dir, uint64_t max_pending_events)
-    : data_dir_(data_dir), max_pending_events_(max_pending_events) {
+EventWriter::EventWriter(store::DataDir* data_dir, uint64_t max_pending_events,
+                         CommitHook on_committed)
+    : data_dir_(data_dir),
+      max_pending_events_(max_pending_events),
+      on_committed_(std::move(on_committed)) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -59,6 +62,18 @@ void EventWriter::Run() {
     if (!written.ok()) {
       LOG_ERROR("ingest", "writing ", events.size(),
                 " events failed: ", written.status().ToString());
+    } else if (on_committed_) {
+      // Per-request counts below need only `duplicate` and the request sizes, so the group's
+      // events can be compacted in place to the appended ones.
+      size_t kept = 0;
+      for (size_t i = 0; i < events.size(); ++i) {
+        if (!duplicate[i]) {
+          if (kept != i) events[kept] = std::move(events[i]);
+          ++kept;
+        }
+      }
+      events.resize(kept);
+      if (!events.empty()) on_committed_(events);
     }
 
     lock.lock();

@@ -15,6 +15,10 @@
 // Shutdown: Stop() refuses new calls (Unavailable), writes everything already queued, wakes its
 // callers, then joins the thread; the destructor calls Stop(). No queued or acknowledged event
 // is dropped.
+// Commit hook: after each successful group write and before its callers are woken, the writer
+// thread calls `on_committed` with the events that were appended (duplicates left out), in log
+// order. So whatever the hook updates (nearline features) is visible by the time a publisher is
+// acknowledged, and the hook always runs on one thread.
 // Thread-safety: every method may be called concurrently. Ownership: `data_dir` must outlive the
 // writer.
 #pragma once
@@ -22,7 +26,9 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -43,7 +49,9 @@ class EventWriter {
     uint64_t failed_batches = 0;  // AppendEvents calls that returned an error
   };
 
-  EventWriter(store::DataDir* data_dir, uint64_t max_pending_events);
+  using CommitHook = std::function<void(std::span<const Event> appended)>;
+  EventWriter(store::DataDir* data_dir, uint64_t max_pending_events,
+              CommitHook on_committed = nullptr);
   ~EventWriter();
   EventWriter(const EventWriter&) = delete;
   EventWriter& operator=(const EventWriter&) = delete;
@@ -77,6 +85,7 @@ class EventWriter {
 
   store::DataDir* const data_dir_;
   const uint64_t max_pending_events_;
+  const CommitHook on_committed_;
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // writer waits for requests or stop

@@ -209,3 +209,30 @@ TEST_F(EventWriterTest, DestructorDrains) {
 
 }  // namespace
 }  // namespace pulse::ingest
+
+namespace pulse::ingest {
+namespace {
+
+TEST(EventWriterHookTest, SeesOnlyAppendedEventsBeforeSubmitReturns) {
+  testing::TempDir dir;
+  auto data_dir = store::DataDir::Open(dir.Sub("data"), StoreConfig{}).value();
+  std::mutex mu;
+  std::vector<std::string> seen;
+  EventWriter writer(data_dir.get(), 1000, [&](std::span<const Event> appended) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const Event& e : appended) seen.push_back(e.event_id);
+  });
+  ASSERT_TRUE(writer.Submit({MakeEvent("a", "u", 1), MakeEvent("b", "u", 2)}).ok());
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(seen, (std::vector<std::string>{"a", "b"}));  // visible once acknowledged
+  }
+  auto result = writer.Submit({MakeEvent("b", "u", 2), MakeEvent("c", "u", 3)});
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->duplicates, 1u);
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(seen, (std::vector<std::string>{"a", "b", "c"}));  // the duplicate is not replayed
+}
+
+}  // namespace
+}  // namespace pulse::ingest

@@ -70,17 +70,88 @@ Engine::Engine(const Config& config, store::DataDir* data_dir, const Clock* cloc
       data_dir_(data_dir),
       clock_(clock != nullptr ? *clock : SystemClock::Get()),
       pipeline_(std::move(pipeline)),
+      nearline_(std::make_unique<nearline::FeatureProcessor>(
+          nearline::ProcessorOptions{},
+          // Called under nearline_mu_ (Apply), so the view into the map stays valid.
+          [this](std::string_view item_id) -> std::string_view {
+            auto it = item_categories_.find(item_id);
+            return it == item_categories_.end() ? std::string_view() : it->second;
+          })),
+      freshness_seconds_(
+          {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}),
       validator_(config.ingest, clock_),
       event_writer_(std::make_unique<ingest::EventWriter>(
-          data_dir,
-          static_cast<uint64_t>(std::max<int64_t>(config.ingest.max_pending_events, 1)))) {}
+          data_dir, static_cast<uint64_t>(std::max<int64_t>(config.ingest.max_pending_events, 1)),
+          [this](std::span<const Event> events) { ApplyToNearline(events, /*live=*/true); })) {}
 
-Engine::~Engine() { StopModelWatcher(); }
+Engine::~Engine() {
+  StopModelWatcher();
+  if (metrics_handle_ != 0) obs::DefaultMetricsRegistry().Unregister(metrics_handle_);
+  event_writer_->Stop();  // drains into nearline_ while it still exists
+}
+
+void Engine::ApplyToNearline(std::span<const Event> events, bool live) {
+  std::lock_guard<std::mutex> lock(nearline_mu_);
+  nearline::ApplyStats stats = nearline_->Apply(events, clock_.NowMillis());
+  // Replayed history is not news: freshness measures live events only.
+  if (live) {
+    for (double seconds : stats.freshness_seconds) freshness_seconds_.Observe(seconds);
+  }
+}
+
+Status Engine::ReplayIntoNearline() {
+  {
+    std::lock_guard<std::mutex> lock(nearline_mu_);
+    RETURN_IF_ERROR(data_dir_->ForEachItem([&](const Item& item) {
+      if (!item.category.empty()) item_categories_[item.item_id] = item.category;
+      return OkStatus();
+    }));
+  }
+  Stopwatch stopwatch;
+  std::vector<Event> batch;
+  batch.reserve(10000);
+  uint64_t replayed = 0;
+  RETURN_IF_ERROR(data_dir_->ForEachEvent([&](const Event& event) {
+    batch.push_back(event);
+    if (batch.size() == batch.capacity()) {
+      ApplyToNearline(batch, /*live=*/false);
+      replayed += batch.size();
+      batch.clear();
+    }
+    return OkStatus();
+  }));
+  ApplyToNearline(batch, /*live=*/false);
+  replayed += batch.size();
+  LOG_INFO("serving", "nearline features rebuilt from ", replayed, " events in ",
+           stopwatch.ElapsedSeconds(), " s");
+  return OkStatus();
+}
+
+void Engine::RenderMetrics(std::string* out) const {
+  out->append(ingest_metrics_.RenderPrometheus());
+  obs::RenderHeader(out, "pulse_feature_freshness_seconds", "histogram",
+                    "Event time to feature visible, for live events.");
+  freshness_seconds_.Render(out, "pulse_feature_freshness_seconds", "");
+  nearline::ProcessorCounters counters = nearline_->counters();
+  obs::RenderHeader(out, "pulse_nearline_events_total", "counter",
+                    "Events seen by the nearline processor, by outcome.");
+  const std::pair<const char*, int64_t> outcomes[] = {
+      {"applied", counters.applied},       {"late_applied", counters.late_applied},
+      {"duplicate", counters.duplicates},  {"too_late", counters.too_late},
+      {"too_future", counters.too_future}, {"invalid", counters.invalid}};
+  for (const auto& [outcome, count] : outcomes) {
+    StrAppend(*out, "pulse_nearline_events_total{outcome=\"", outcome, "\"} ", count, "\n");
+  }
+}
 
 Result<std::unique_ptr<Engine>> Engine::Create(const Config& config, store::DataDir* data_dir,
                                                const Clock* clock) {
   ASSIGN_OR_RETURN(std::unique_ptr<Pipeline> pipeline, Pipeline::Create(config.pipeline));
   std::unique_ptr<Engine> engine(new Engine(config, data_dir, clock, std::move(pipeline)));
+  RETURN_IF_ERROR(WithContext(engine->ReplayIntoNearline(), "rebuilding nearline features"));
+  Engine* raw = engine.get();
+  engine->metrics_handle_ =
+      obs::DefaultMetricsRegistry().Register([raw](std::string* out) { raw->RenderMetrics(out); });
   auto reloaded = engine->ReloadModelIfNewer();
   if (!reloaded.ok()) {
     LOG_WARN("serving", "no usable model bundle at start-up: ", reloaded.status().ToString());
@@ -215,6 +286,7 @@ Result<RecommendResponse> Engine::Recommend(const RecommendRequest& request) {
   context.model = snapshot->model.get();
   context.items = snapshot->items.get();
   context.popular_items = snapshot->popular_items;
+  context.features = nearline_.get();
   context.n = request.n.value_or(config_.pipeline.default_n);
   context.now_ms = clock_.NowMillis();
   context.debug = request.debug;
@@ -351,6 +423,10 @@ Result<UpsertResult> Engine::UpsertItems(std::vector<Item> items) {
   if (valid.empty()) return result;
   std::lock_guard<std::mutex> lock(catalog_mu_);
   RETURN_IF_ERROR(data_dir_->PutItems(valid));
+  {
+    std::lock_guard<std::mutex> nearline_lock(nearline_mu_);
+    for (const Item& item : valid) item_categories_[item.item_id] = item.category;
+  }
   if (auto snapshot = snapshot_.load()) {
     for (const Item& item : valid) {
       if (auto dense = snapshot->model->items.Find(item.item_id)) {

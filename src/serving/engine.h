@@ -23,6 +23,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "candidates/context.h"
@@ -30,6 +31,8 @@
 #include "core/config.h"
 #include "ingest/event_writer.h"
 #include "ingest/validator.h"
+#include "nearline/feature_processor.h"
+#include "obs/metrics.h"
 #include "rollout/model_bundle.h"
 #include "serving/pipeline.h"
 #include "serving/service.h"
@@ -82,6 +85,11 @@ class Engine final : public PulseService {
          std::unique_ptr<Pipeline> pipeline);
   Result<std::shared_ptr<const ServingSnapshot>> BuildSnapshot(
       std::shared_ptr<const rollout::ModelBundle> model);
+  // Feeds durably written events to the nearline processor; freshness is measured here.
+  void ApplyToNearline(std::span<const Event> events, bool live);
+  // Rebuilds nearline state from the event log and the catalog (start-up).
+  Status ReplayIntoNearline();
+  void RenderMetrics(std::string* out) const;
   // Fills the user-dependent inputs of the context (history, seen set, user vector).
   Status PrepareUser(const ServingSnapshot& snapshot, const RecommendRequest& request,
                      candidates::RecommendContext& context);
@@ -100,6 +108,15 @@ class Engine final : public PulseService {
   std::condition_variable watcher_cv_;
   bool watcher_stop_ = false;
   std::thread watcher_;
+
+  // Nearline features, fed by the writer's commit hook (one thread) and read by requests.
+  // Declared before the writer so they outlive its final drain.
+  std::mutex nearline_mu_;  // serializes Apply with category updates
+  std::unordered_map<std::string, std::string, StringHash, std::equal_to<>>
+      item_categories_;  // guarded by nearline_mu_; what the processor's lookup reads
+  std::unique_ptr<nearline::FeatureProcessor> nearline_;
+  obs::Histogram freshness_seconds_;
+  int metrics_handle_ = 0;
 
   // Ingest (PublishEvents). Declared last so the writer drains before anything else goes.
   const ingest::EventValidator validator_;

@@ -248,3 +248,75 @@ TEST_F(EngineTest, HotSwapsNewerBundleAndRefusesCorruptOne) {
 
 }  // namespace
 }  // namespace pulse::serving
+
+namespace pulse::serving {
+namespace {
+
+EventInput Click(const std::string& user, const std::string& item, int64_t ts_ms,
+                 const std::string& event_id) {
+  Event event;
+  event.event_id = event_id;
+  event.user_id = user;
+  event.item_id = item;
+  event.type = EventType::kClick;
+  event.ts_ms = ts_ms;
+  EventInput input;
+  input.event = event;
+  return input;
+}
+
+int StageCandidates(const RecommendResponse& response, const std::string& stage) {
+  for (const auto& s : response.debug->stages) {
+    if (s.name == stage) return s.candidates;
+  }
+  return -1;
+}
+
+TEST_F(EngineTest, LiveEventsFeedCovisitAndTrendingSources) {
+  WriteBundle();
+  auto engine = MakeEngine();
+  const int64_t now = SystemClock::Get().NowMillis();
+  // Several users engage with i4 then i5 within a session: i5 becomes i4's neighbour, and both
+  // trend in the last hour.
+  std::vector<EventInput> events;
+  for (int u = 0; u < 6; ++u) {
+    std::string user = StrCat("covisitor", u);
+    events.push_back(Click(user, "i4", now - 60000 + u, StrCat("a", u)));
+    events.push_back(Click(user, "i5", now - 30000 + u, StrCat("b", u)));
+  }
+  auto published = engine->PublishEvents(std::move(events), "http");
+  ASSERT_THAT(published, IsOk());
+  EXPECT_EQ(published->accepted, 12);
+
+  // A new user who just clicked i4 gets i5 proposed by `covisit`.
+  auto clicked = engine->PublishEvents({Click("newcomer", "i4", now, "c1")}, "http");
+  ASSERT_THAT(clicked, IsOk());
+  RecommendRequest request;
+  request.user_id = "newcomer";
+  request.n = 19;
+  request.debug = true;
+  auto response = engine->Recommend(request);
+  ASSERT_THAT(response, IsOk());
+  EXPECT_GE(StageCandidates(*response, "covisit"), 1);
+  EXPECT_GE(StageCandidates(*response, "trending"), 1);
+  for (const auto& item : response->items) EXPECT_NE(item.item_id, "i4");  // just clicked: seen
+
+  // With covisit first in the pipeline, its candidate keeps covisit's explanation.
+  config_.pipeline.sources = {{"covisit", 10}, {"ann", 10}, {"popular", 10}};
+  auto covisit_first = MakeEngine();
+  request.debug = false;
+  response = covisit_first->Recommend(request);
+  ASSERT_THAT(response, IsOk());
+  bool found = false;
+  for (const auto& item : response->items) {
+    if (item.item_id == "i5") {
+      found = true;
+      EXPECT_EQ(item.explanation_id, "co_engaged_with_recent");
+      EXPECT_EQ(item.source, "covisit");
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace pulse::serving
