@@ -71,8 +71,21 @@ Status ParseServer(const YAML::Node& node, ServerConfig* c) {
 
 Status ParseStore(const YAML::Node& node, StoreConfig* c) {
   const std::string p = "store";
-  RETURN_IF_ERROR(CheckKeys(node, p, {"history_per_user"}));
+  RETURN_IF_ERROR(CheckKeys(node, p, {"history_per_user", "backend"}));
   RETURN_IF_ERROR(ReadInt(node, p, "history_per_user", &c->history_per_user));
+  RETURN_IF_ERROR(ReadString(node, p, "backend", &c->backend));
+  return OkStatus();
+}
+
+Status ParseRedis(const YAML::Node& node, RedisConfig* c) {
+  const std::string p = "redis";
+  RETURN_IF_ERROR(CheckKeys(
+      node, p, {"address", "connect_timeout_ms", "command_timeout_ms", "key_prefix", "pool_size"}));
+  RETURN_IF_ERROR(ReadString(node, p, "address", &c->address));
+  RETURN_IF_ERROR(ReadInt(node, p, "connect_timeout_ms", &c->connect_timeout_ms));
+  RETURN_IF_ERROR(ReadInt(node, p, "command_timeout_ms", &c->command_timeout_ms));
+  RETURN_IF_ERROR(ReadString(node, p, "key_prefix", &c->key_prefix));
+  RETURN_IF_ERROR(ReadInt(node, p, "pool_size", &c->pool_size));
   return OkStatus();
 }
 
@@ -177,6 +190,21 @@ Status ValidateConfig(const Config& c) {
   }
   if (c.server.model_poll_ms < 0) return bad("server.model_poll_ms: must be >= 0");
   if (c.store.history_per_user < 1) return bad("store.history_per_user: must be >= 1");
+  if (c.store.backend != "embedded" && c.store.backend != "redis") {
+    return bad("store.backend: expected embedded or redis");
+  }
+  if (c.redis.address.rfind(':') == std::string::npos) {
+    return bad("redis.address: expected host:port");
+  }
+  if (c.redis.connect_timeout_ms < 1 || c.redis.connect_timeout_ms > 60'000) {
+    return bad("redis.connect_timeout_ms: must be in 1..60000");
+  }
+  if (c.redis.command_timeout_ms < 1 || c.redis.command_timeout_ms > 60'000) {
+    return bad("redis.command_timeout_ms: must be in 1..60000");
+  }
+  if (c.redis.pool_size < 1 || c.redis.pool_size > 256) {
+    return bad("redis.pool_size: must be in 1..256");
+  }
   if (c.ingest.max_future_skew_ms < 0) return bad("ingest.max_future_skew_ms: must be >= 0");
   if (c.ingest.max_event_age_ms < 0) return bad("ingest.max_event_age_ms: must be >= 0");
   if (c.ingest.max_batch_events < 1) return bad("ingest.max_batch_events: must be >= 1");
@@ -223,10 +251,12 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
     YAML::Node root = YAML::Load(yaml_text);
     if (root.IsNull()) return config;
     RETURN_IF_ERROR(CheckKeys(
-        root, "", {"data_dir", "server", "store", "ingest", "train", "index", "pipeline"}));
+        root, "",
+        {"data_dir", "server", "store", "redis", "ingest", "train", "index", "pipeline"}));
     RETURN_IF_ERROR(ReadString(root, "", "data_dir", &config.data_dir));
     if (root["server"]) RETURN_IF_ERROR(ParseServer(root["server"], &config.server));
     if (root["store"]) RETURN_IF_ERROR(ParseStore(root["store"], &config.store));
+    if (root["redis"]) RETURN_IF_ERROR(ParseRedis(root["redis"], &config.redis));
     if (root["ingest"]) RETURN_IF_ERROR(ParseIngest(root["ingest"], &config.ingest));
     if (root["train"]) RETURN_IF_ERROR(ParseTrain(root["train"], &config.train));
     if (root["index"]) RETURN_IF_ERROR(ParseIndex(root["index"], &config.index));

@@ -63,7 +63,17 @@ struct PipelineConfig {
 };
 
 struct StoreConfig {
-  int history_per_user = 1000;  // distinct recent items kept per user (seen filter, fold-in)
+  int history_per_user = 1000;       // distinct recent items kept per user (seen filter, fold-in)
+  std::string backend = "embedded";  // feature store: "embedded" (data dir) or "redis"
+};
+
+// Redis feature store (store/redis_feature_store.h), used when store.backend is "redis".
+struct RedisConfig {
+  std::string address = "127.0.0.1:6379";  // host:port
+  int64_t connect_timeout_ms = 200;
+  int64_t command_timeout_ms = 200;  // per command (a pipelined batch waits this per reply)
+  std::string key_prefix = "pulse:";
+  int pool_size = 4;  // connections; callers beyond this wait (at most command_timeout_ms)
 };
 
 struct IngestConfig {
@@ -78,6 +88,7 @@ struct Config {
   std::string data_dir = "./pulse-data";
   ServerConfig server;
   StoreConfig store;
+  RedisConfig redis;
   IngestConfig ingest;
   TrainConfig train;
   IndexConfig index;
