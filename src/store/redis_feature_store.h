@@ -12,6 +12,8 @@
 // does the whole read-modify-write of one user (dedup by event id, merge, trim, write back) inside
 // Redis, which runs scripts atomically, so concurrent writers — threads or processes — never lose
 // an update. Timestamps are compared as Lua numbers (exact for |ts| < 2^53 ms).
+// NOTE: event ids are remembered per user (event ids are globally unique, so this equals
+// DataDir's global check unless one id is reused for two users: then both apply).
 // NOTE: idempotence remembers the last kMaxEventIdsPerUser event ids of each user; retrying an
 // event older than that counts it again in events_total (its history entry is unaffected).
 //
