@@ -102,6 +102,29 @@ Status ParseIngest(const YAML::Node& node, IngestConfig* c) {
   return OkStatus();
 }
 
+Status ParseKafka(const YAML::Node& node, KafkaConfig* c) {
+  const std::string p = "kafka";
+  RETURN_IF_ERROR(CheckKeys(
+      node, p,
+      {"brokers", "topic", "group_id", "batch_max_events", "poll_timeout_ms", "properties"}));
+  RETURN_IF_ERROR(ReadString(node, p, "brokers", &c->brokers));
+  RETURN_IF_ERROR(ReadString(node, p, "topic", &c->topic));
+  RETURN_IF_ERROR(ReadString(node, p, "group_id", &c->group_id));
+  RETURN_IF_ERROR(ReadInt(node, p, "batch_max_events", &c->batch_max_events));
+  RETURN_IF_ERROR(ReadInt(node, p, "poll_timeout_ms", &c->poll_timeout_ms));
+  if (YAML::Node props = node["properties"]) {
+    const std::string pp = Join(p, "properties");
+    if (!props.IsMap()) return InvalidArgumentError(StrCat(pp, ": expected a mapping"));
+    for (const auto& kv : props) {
+      std::string key = kv.first.as<std::string>();
+      std::string value;
+      RETURN_IF_ERROR(ReadString(props, pp, key.c_str(), &value));
+      c->properties[key] = value;
+    }
+  }
+  return OkStatus();
+}
+
 Status ParseTrain(const YAML::Node& node, TrainConfig* c) {
   const std::string p = "train";
   RETURN_IF_ERROR(CheckKeys(node, p,
@@ -212,6 +235,14 @@ Status ValidateConfig(const Config& c) {
     return bad("ingest.max_pending_events: must be >= ingest.max_batch_events");
   }
   if (c.ingest.dead_letter_max < 0) return bad("ingest.dead_letter_max: must be >= 0");
+  if (!c.kafka.brokers.empty()) {
+    if (c.kafka.topic.empty()) return bad("kafka.topic: must not be empty");
+    if (c.kafka.group_id.empty()) return bad("kafka.group_id: must not be empty");
+  }
+  if (c.kafka.batch_max_events < 1) return bad("kafka.batch_max_events: must be >= 1");
+  if (c.kafka.poll_timeout_ms < 1 || c.kafka.poll_timeout_ms > 60'000) {
+    return bad("kafka.poll_timeout_ms: must be in 1..60000");
+  }
   if (c.train.factors < 1 || c.train.factors > 1024)
     return bad("train.factors: must be in 1..1024");
   if (c.train.iterations < 1) return bad("train.iterations: must be >= 1");
@@ -252,12 +283,13 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
     if (root.IsNull()) return config;
     RETURN_IF_ERROR(CheckKeys(
         root, "",
-        {"data_dir", "server", "store", "redis", "ingest", "train", "index", "pipeline"}));
+        {"data_dir", "server", "store", "redis", "ingest", "kafka", "train", "index", "pipeline"}));
     RETURN_IF_ERROR(ReadString(root, "", "data_dir", &config.data_dir));
     if (root["server"]) RETURN_IF_ERROR(ParseServer(root["server"], &config.server));
     if (root["store"]) RETURN_IF_ERROR(ParseStore(root["store"], &config.store));
     if (root["redis"]) RETURN_IF_ERROR(ParseRedis(root["redis"], &config.redis));
     if (root["ingest"]) RETURN_IF_ERROR(ParseIngest(root["ingest"], &config.ingest));
+    if (root["kafka"]) RETURN_IF_ERROR(ParseKafka(root["kafka"], &config.kafka));
     if (root["train"]) RETURN_IF_ERROR(ParseTrain(root["train"], &config.train));
     if (root["index"]) RETURN_IF_ERROR(ParseIndex(root["index"], &config.index));
     if (root["pipeline"]) RETURN_IF_ERROR(ParsePipeline(root["pipeline"], &config.pipeline));

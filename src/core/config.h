@@ -84,12 +84,24 @@ struct IngestConfig {
   int64_t dead_letter_max = 100'000;         // newest rejected events kept in the data dir
 };
 
+// Kafka event source (ingest/kafka_source.h): consumes JSON events from a topic as a consumer
+// group member. Off when `brokers` is empty.
+struct KafkaConfig {
+  std::string brokers;  // bootstrap.servers; empty = the source is off
+  std::string topic = "pulse-events";
+  std::string group_id = "pulse";
+  int batch_max_events = 1000;    // events handed to the sink per durable write
+  int64_t poll_timeout_ms = 100;  // longest wait for a message before a partial batch
+  std::map<std::string, std::string> properties;  // extra librdkafka properties, passed through
+};
+
 struct Config {
   std::string data_dir = "./pulse-data";
   ServerConfig server;
   StoreConfig store;
   RedisConfig redis;
   IngestConfig ingest;
+  KafkaConfig kafka;
   TrainConfig train;
   IndexConfig index;
   PipelineConfig pipeline;
