@@ -70,13 +70,8 @@ Engine::Engine(const Config& config, store::DataDir* data_dir, const Clock* cloc
       data_dir_(data_dir),
       clock_(clock != nullptr ? *clock : SystemClock::Get()),
       pipeline_(std::move(pipeline)),
-      nearline_(std::make_unique<nearline::FeatureProcessor>(
-          nearline::ProcessorOptions{},
-          // Called under nearline_mu_ (Apply), so the view into the map stays valid.
-          [this](std::string_view item_id) -> std::string_view {
-            auto it = item_categories_.find(item_id);
-            return it == item_categories_.end() ? std::string_view() : it->second;
-          })),
+      nearline_(std::make_unique<nearline::FeatureProcessor>(nearline::ProcessorOptions{},
+                                                             CategoryLookup())),
       freshness_seconds_(
           {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}),
       validator_(config.ingest, clock_),
@@ -88,15 +83,46 @@ Engine::~Engine() {
   StopModelWatcher();
   if (metrics_handle_ != 0) obs::DefaultMetricsRegistry().Unregister(metrics_handle_);
   event_writer_->Stop();  // drains into nearline_ while it still exists
+  std::lock_guard<std::mutex> lock(nearline_mu_);
+  if (since_checkpoint_ > 0) SaveNearlineCheckpointLocked();  // a restart replays nothing
+}
+
+// The nearline checkpoint: 8 bytes little-endian log sequence, then the processor's own format.
+constexpr std::string_view kNearlineCheckpoint = "nearline_checkpoint";
+constexpr uint64_t kCheckpointEveryEvents = 100000;
+
+nearline::CategoryLookup Engine::CategoryLookup() {
+  // Called under nearline_mu_ (Apply), so the view into the map stays valid.
+  return [this](std::string_view item_id) -> std::string_view {
+    auto it = item_categories_.find(item_id);
+    return it == item_categories_.end() ? std::string_view() : it->second;
+  };
 }
 
 void Engine::ApplyToNearline(std::span<const Event> events, bool live) {
   std::lock_guard<std::mutex> lock(nearline_mu_);
   nearline::ApplyStats stats = nearline_->Apply(events, clock_.NowMillis());
+  if (!live) return;
   // Replayed history is not news: freshness measures live events only.
-  if (live) {
-    for (double seconds : stats.freshness_seconds) freshness_seconds_.Observe(seconds);
+  for (double seconds : stats.freshness_seconds) freshness_seconds_.Observe(seconds);
+  // Live events come from the writer thread right after their append, and it is the only
+  // appender while the engine runs: the log's last sequence is the last event applied.
+  nearline_seq_ = data_dir_->EventCount();
+  since_checkpoint_ += events.size();
+  if (since_checkpoint_ >= kCheckpointEveryEvents) SaveNearlineCheckpointLocked();
+}
+
+void Engine::SaveNearlineCheckpointLocked() {
+  std::string blob(8, '\0');
+  for (int i = 0; i < 8; ++i)
+    blob[static_cast<size_t>(i)] = static_cast<char>(nearline_seq_ >> (8 * i));
+  blob += nearline_->Serialize();
+  Status saved = data_dir_->PutBlob(kNearlineCheckpoint, blob);
+  if (!saved.ok()) {
+    LOG_WARN("serving", "saving the nearline checkpoint failed: ", saved.ToString());
+    return;
   }
+  since_checkpoint_ = 0;
 }
 
 Status Engine::ReplayIntoNearline() {
@@ -108,22 +134,52 @@ Status Engine::ReplayIntoNearline() {
     }));
   }
   Stopwatch stopwatch;
+  ASSIGN_OR_RETURN(std::optional<std::string> checkpoint, data_dir_->GetBlob(kNearlineCheckpoint));
+  if (checkpoint && checkpoint->size() >= 8) {
+    uint64_t seq = 0;
+    for (int i = 7; i >= 0; --i) {
+      seq = (seq << 8) | static_cast<unsigned char>((*checkpoint)[static_cast<size_t>(i)]);
+    }
+    auto restored = nearline::FeatureProcessor::Restore(
+        std::string_view(*checkpoint).substr(8), nearline::ProcessorOptions{}, CategoryLookup());
+    if (restored.ok() && seq <= data_dir_->EventCount()) {
+      std::lock_guard<std::mutex> lock(nearline_mu_);
+      nearline_ = std::move(restored).value();
+      nearline_seq_ = seq;
+      nearline_startup_.from_checkpoint = true;
+      nearline_startup_.checkpoint_seq = seq;
+    } else {
+      // Features are derived state: rebuild them from the whole log rather than fail.
+      LOG_WARN("serving", "ignoring the nearline checkpoint: ",
+               restored.ok() ? std::string("it is ahead of the event log")
+                             : restored.status().ToString());
+    }
+  }
   std::vector<Event> batch;
   batch.reserve(10000);
-  uint64_t replayed = 0;
-  RETURN_IF_ERROR(data_dir_->ForEachEvent([&](const Event& event) {
-    batch.push_back(event);
-    if (batch.size() == batch.capacity()) {
-      ApplyToNearline(batch, /*live=*/false);
-      replayed += batch.size();
-      batch.clear();
-    }
-    return OkStatus();
-  }));
-  ApplyToNearline(batch, /*live=*/false);
-  replayed += batch.size();
-  LOG_INFO("serving", "nearline features rebuilt from ", replayed, " events in ",
-           stopwatch.ElapsedSeconds(), " s");
+  uint64_t last_seq = nearline_seq_;
+  auto flush = [&] {
+    ApplyToNearline(batch, /*live=*/false);
+    nearline_startup_.replayed_events += batch.size();
+    batch.clear();
+  };
+  RETURN_IF_ERROR(
+      data_dir_->ForEachEventAfter(nearline_seq_, [&](uint64_t seq, const Event& event) {
+        batch.push_back(event);
+        last_seq = seq;
+        if (batch.size() == batch.capacity()) flush();
+        return OkStatus();
+      }));
+  flush();
+  std::lock_guard<std::mutex> lock(nearline_mu_);
+  nearline_seq_ = last_seq;
+  if (nearline_startup_.replayed_events > 0) SaveNearlineCheckpointLocked();
+  LOG_INFO("serving", "nearline features ready: ",
+           nearline_startup_.from_checkpoint
+               ? StrCat("checkpoint at event ", nearline_startup_.checkpoint_seq, " + ")
+               : std::string("full log: "),
+           nearline_startup_.replayed_events, " events replayed in ", stopwatch.ElapsedSeconds(),
+           " s");
   return OkStatus();
 }
 

@@ -51,6 +51,13 @@ struct ServingSnapshot {
   TrainConfig fold_in;
 };
 
+// How start-up rebuilt the nearline features (for logs and tests).
+struct NearlineStartup {
+  bool from_checkpoint = false;
+  uint64_t checkpoint_seq = 0;
+  uint64_t replayed_events = 0;
+};
+
 class Engine final : public PulseService {
  public:
   // `data_dir` must outlive the engine. Loads the newest model bundle when there is one; without
@@ -76,6 +83,8 @@ class Engine final : public PulseService {
   Readiness GetReadiness() override;
 
   std::shared_ptr<const ServingSnapshot> snapshot() const { return snapshot_.load(); }
+  const NearlineStartup& nearline_startup() const { return nearline_startup_; }
+  nearline::ProcessorCounters nearline_counters() const { return nearline_->counters(); }
   // Ingest counters (pulse_events_ingested_total, pulse_events_rejected_total) and the writer's.
   const ingest::IngestMetrics& ingest_metrics() const { return ingest_metrics_; }
   ingest::EventWriter::Stats event_writer_stats() const { return event_writer_->stats(); }
@@ -85,10 +94,15 @@ class Engine final : public PulseService {
          std::unique_ptr<Pipeline> pipeline);
   Result<std::shared_ptr<const ServingSnapshot>> BuildSnapshot(
       std::shared_ptr<const rollout::ModelBundle> model);
+  // The processor's item → category lookup over item_categories_.
+  nearline::CategoryLookup CategoryLookup();
   // Feeds durably written events to the nearline processor; freshness is measured here.
   void ApplyToNearline(std::span<const Event> events, bool live);
-  // Rebuilds nearline state from the event log and the catalog (start-up).
+  // Rebuilds nearline state at start-up: the checkpoint, then the log after it (all of the log
+  // when there is no usable checkpoint).
   Status ReplayIntoNearline();
+  // Persists the processor state with the last applied log sequence (caller holds nearline_mu_).
+  void SaveNearlineCheckpointLocked();
   void RenderMetrics(std::string* out) const;
   // Fills the user-dependent inputs of the context (history, seen set, user vector).
   Status PrepareUser(const ServingSnapshot& snapshot, const RecommendRequest& request,
@@ -115,6 +129,9 @@ class Engine final : public PulseService {
   std::unordered_map<std::string, std::string, StringHash, std::equal_to<>>
       item_categories_;  // guarded by nearline_mu_; what the processor's lookup reads
   std::unique_ptr<nearline::FeatureProcessor> nearline_;
+  uint64_t nearline_seq_ = 0;         // guarded by nearline_mu_: last log sequence applied
+  uint64_t since_checkpoint_ = 0;     // guarded by nearline_mu_
+  NearlineStartup nearline_startup_;  // how start-up rebuilt the features
   obs::Histogram freshness_seconds_;
   int metrics_handle_ = 0;
 

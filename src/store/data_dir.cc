@@ -4,6 +4,7 @@
 #include <array>
 #include <atomic>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <unordered_map>
@@ -498,17 +499,39 @@ Result<AppendResult> DataDir::AppendEvents(const std::vector<Event>& events, boo
 }
 
 Status DataDir::ForEachEvent(const std::function<Status(const Event&)>& fn) const {
+  return ForEachEventAfter(0, [&](uint64_t, const Event& event) { return fn(event); });
+}
+
+Status DataDir::ForEachEventAfter(
+    uint64_t after, const std::function<Status(uint64_t seq, const Event&)>& fn) const {
+  if (after == std::numeric_limits<uint64_t>::max()) return OkStatus();
   std::unique_ptr<rocksdb::Iterator> it(
       impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->events));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+  const std::string start = codec::EncodeSequence(after + 1);
+  for (it->Seek(start); it->Valid(); it->Next()) {
+    auto seq = codec::DecodeSequence(std::string_view(it->key().data(), it->key().size()));
+    if (!seq.ok()) return WithContext(seq.status(), "scanning events");
     auto event = codec::DecodeEvent(std::string_view(it->value().data(), it->value().size()));
-    if (!event.ok()) {
-      auto seq = codec::DecodeSequence(std::string_view(it->key().data(), it->key().size()));
-      return WithContext(event.status(), StrCat("event ", seq.ok() ? *seq : 0));
-    }
-    RETURN_IF_ERROR(fn(*event));
+    if (!event.ok()) return WithContext(event.status(), StrCat("event ", *seq));
+    RETURN_IF_ERROR(fn(*seq, *event));
   }
   return FromRocks(it->status(), "scanning events");
+}
+
+Status DataDir::PutBlob(std::string_view name, std::string_view value) {
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  return FromRocks(impl_->db->Put(options, impl_->meta, StrCat("blob/", name), value),
+                   "writing a blob");
+}
+
+Result<std::optional<std::string>> DataDir::GetBlob(std::string_view name) const {
+  std::string value;
+  rocksdb::Status s =
+      impl_->db->Get(rocksdb::ReadOptions(), impl_->meta, StrCat("blob/", name), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  RETURN_IF_ERROR(FromRocks(s, "reading a blob"));
+  return std::optional<std::string>(std::move(value));
 }
 
 uint64_t DataDir::EventCount() const { return impl_->event_count.load(); }

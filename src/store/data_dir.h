@@ -113,6 +113,10 @@ class DataDir {
                                     std::vector<uint8_t>* duplicate);
   // Visits events in append order; stops at and returns the first non-OK status of `fn`.
   Status ForEachEvent(const std::function<Status(const Event&)>& fn) const;
+  // Visits events with a sequence number greater than `after`, in append order. Sequence numbers
+  // start at 1 and have no gaps, so after an append EventCount() is the last one.
+  Status ForEachEventAfter(uint64_t after,
+                           const std::function<Status(uint64_t seq, const Event&)>& fn) const;
   uint64_t EventCount() const;
   // Makes every append acknowledged so far durable (fsyncs the RocksDB WAL). For bulk importers
   // that append with sync=false; an error means some of those events may be lost on a crash.
@@ -130,6 +134,13 @@ class DataDir {
   uint64_t DeadLetterCount() const;
   // The layout version on disk (equal to kLayoutVersion once open: older dirs are upgraded).
   uint32_t layout_version() const;
+
+  // ---- named blobs ----
+  // Small state other components persist beside the data (the nearline checkpoint), kept in the
+  // `meta` column family under "blob/<name>". PutBlob is synced.
+  Status PutBlob(std::string_view name, std::string_view value);
+  // nullopt when never written.
+  Result<std::optional<std::string>> GetBlob(std::string_view name) const;
 
   // ---- users ----
   // An empty history (events_total 0) for a user never seen.

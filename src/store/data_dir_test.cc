@@ -187,6 +187,56 @@ TEST_F(DataDirTest, AppendOrderIsPreserved) {
   EXPECT_EQ(dir->EventCount(), 601u);
 }
 
+TEST_F(DataDirTest, ForEachEventAfterStartsAfterASequence) {
+  auto dir = OpenDir();
+  ASSERT_NE(dir, nullptr);
+  std::vector<Event> batch;
+  for (int i = 0; i < 300; ++i) batch.push_back(Ev("u", StrCat("i", i), 1000 + i));
+  ASSERT_THAT(dir->AppendEvents(batch, false), IsOk());
+  std::vector<uint64_t> seqs;
+  ASSERT_THAT(dir->ForEachEventAfter(257,
+                                     [&](uint64_t seq, const Event& e) {
+                                       EXPECT_EQ(e.item_id, StrCat("i", seq - 1));
+                                       seqs.push_back(seq);
+                                       return OkStatus();
+                                     }),
+              IsOk());
+  ASSERT_EQ(seqs.size(), 43u);
+  EXPECT_EQ(seqs.front(), 258u);
+  EXPECT_EQ(seqs.back(), dir->EventCount());
+  int visited = 0;
+  ASSERT_THAT(dir->ForEachEventAfter(300,
+                                     [&](uint64_t, const Event&) {
+                                       ++visited;
+                                       return OkStatus();
+                                     }),
+              IsOk());
+  ASSERT_THAT(dir->ForEachEventAfter(UINT64_MAX,
+                                     [&](uint64_t, const Event&) {
+                                       ++visited;
+                                       return OkStatus();
+                                     }),
+              IsOk());
+  EXPECT_EQ(visited, 0);
+}
+
+TEST_F(DataDirTest, BlobsPersistAndDoNotCollideWithLayout) {
+  {
+    auto dir = OpenDir();
+    ASSERT_NE(dir, nullptr);
+    auto missing = dir->GetBlob("nearline");
+    ASSERT_THAT(missing, IsOk());
+    EXPECT_FALSE(missing->has_value());
+    ASSERT_THAT(dir->PutBlob("nearline", std::string("a\0b", 3)), IsOk());
+    ASSERT_THAT(dir->PutBlob("layout_version", "x"), IsOk());
+  }
+  auto dir = OpenDir();  // reopens: layout intact, blob kept
+  ASSERT_NE(dir, nullptr);
+  auto blob = dir->GetBlob("nearline");
+  ASSERT_THAT(blob, IsOk());
+  EXPECT_EQ(**blob, std::string("a\0b", 3));
+}
+
 TEST_F(DataDirTest, DedupWithinAndAcrossBatches) {
   auto dir = OpenDir();
   ASSERT_NE(dir, nullptr);
