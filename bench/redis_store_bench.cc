@@ -1,6 +1,7 @@
 // bench/redis_store_bench.cc — RedisFeatureStore against a local redis-server: GetUserHistory
 // round-trip latency (median / p99 µs over all iterations, one caller) and ApplyEvents throughput
-// (events/s, batches of 100 over 1,000 users, every event with a fresh event id, one writer).
+// (events/s, batches of 100 over 1,000 users, every event with a fresh event id; 1 and 4 writer
+// threads, each with its own store).
 //
 // Starts its own throwaway `redis-server` on a free loopback port, or uses REDIS_ADDR (host:port;
 // keys under "pulse-bench:", left behind). history_per_user is the default 1000.
@@ -93,7 +94,7 @@ void BM_ApplyEvents(benchmark::State& state) {
   auto store = NewStore();
   constexpr int kBatch = 100;
   constexpr int kUsers = 1000;
-  std::mt19937 rng(42);
+  std::mt19937 rng(42 + static_cast<unsigned>(state.thread_index()));
   int64_t next = 0;
   const std::string run = StrCat(SystemClock::Get().NowMicros());  // fresh ids per run
   for (auto _ : state) {
@@ -102,7 +103,7 @@ void BM_ApplyEvents(benchmark::State& state) {
     batch.reserve(kBatch);
     for (int i = 0; i < kBatch; ++i, ++next) {
       batch.push_back(MakeEvent(StrCat("writer-", rng() % kUsers), static_cast<int>(rng() % 5000),
-                                next, StrCat(run, "-", next)));
+                                next, StrCat(run, "-", state.thread_index(), "-", next)));
     }
     state.ResumeTiming();
     if (!store->ApplyEvents(batch).ok()) {
@@ -112,7 +113,7 @@ void BM_ApplyEvents(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * kBatch);
 }
-BENCHMARK(BM_ApplyEvents)->UseRealTime();
+BENCHMARK(BM_ApplyEvents)->Threads(1)->Threads(4)->UseRealTime();
 
 }  // namespace
 }  // namespace pulse::store
