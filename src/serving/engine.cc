@@ -8,6 +8,8 @@
 #include "core/log.h"
 #include "ingest/json_codec.h"
 #include "nlohmann/json.hpp"
+#include "store/embedded_feature_store.h"
+#include "store/redis_feature_store.h"
 #include "train/als.h"
 
 namespace pulse::serving {
@@ -77,7 +79,14 @@ Engine::Engine(const Config& config, store::DataDir* data_dir, const Clock* cloc
       validator_(config.ingest, clock_),
       event_writer_(std::make_unique<ingest::EventWriter>(
           data_dir, static_cast<uint64_t>(std::max<int64_t>(config.ingest.max_pending_events, 1)),
-          [this](std::span<const Event> events) { ApplyToNearline(events, /*live=*/true); })) {}
+          [this](std::span<const Event> events) {
+            ApplyToNearline(events, /*live=*/true);
+            // The event is durable in the log already; a shared store that misses it lags (and
+            // readers fall back to the embedded copy while it is down).
+            if (Status applied = feature_store_->ApplyEvents(events); !applied.ok()) {
+              feature_store_apply_failures_.fetch_add(1, std::memory_order_relaxed);
+            }
+          })) {}
 
 Engine::~Engine() {
   StopModelWatcher();
@@ -90,6 +99,14 @@ Engine::~Engine() {
 // The nearline checkpoint: 8 bytes little-endian log sequence, then the processor's own format.
 constexpr std::string_view kNearlineCheckpoint = "nearline_checkpoint";
 constexpr uint64_t kCheckpointEveryEvents = 100000;
+
+Result<store::UserHistory> Engine::ReadUserHistory(std::string_view user_id, bool* degraded) {
+  auto history = feature_store_->GetUserHistory(user_id);
+  if (history.ok() || feature_store_->name() == "embedded") return history;
+  feature_store_fallbacks_.fetch_add(1, std::memory_order_relaxed);
+  *degraded = true;
+  return data_dir_->GetUserHistory(user_id);
+}
 
 nearline::CategoryLookup Engine::CategoryLookup() {
   // Called under nearline_mu_ (Apply), so the view into the map stays valid.
@@ -188,6 +205,14 @@ void Engine::RenderMetrics(std::string* out) const {
   obs::RenderHeader(out, "pulse_feature_freshness_seconds", "histogram",
                     "Event time to feature visible, for live events.");
   freshness_seconds_.Render(out, "pulse_feature_freshness_seconds", "");
+  obs::RenderHeader(out, "pulse_fallback_total", "counter",
+                    "Requests served from a lower rung, by reason.");
+  StrAppend(*out, "pulse_fallback_total{reason=\"feature_store_unavailable\"} ",
+            feature_store_fallbacks_.load(std::memory_order_relaxed), "\n");
+  obs::RenderHeader(out, "pulse_feature_store_apply_failures_total", "counter",
+                    "Committed event batches the shared feature store did not take.");
+  StrAppend(*out, "pulse_feature_store_apply_failures_total{store=\"", feature_store_->name(),
+            "\"} ", feature_store_apply_failures_.load(std::memory_order_relaxed), "\n");
   nearline::ProcessorCounters counters = nearline_->counters();
   obs::RenderHeader(out, "pulse_nearline_events_total", "counter",
                     "Events seen by the nearline processor, by outcome.");
@@ -203,7 +228,14 @@ void Engine::RenderMetrics(std::string* out) const {
 Result<std::unique_ptr<Engine>> Engine::Create(const Config& config, store::DataDir* data_dir,
                                                const Clock* clock) {
   ASSIGN_OR_RETURN(std::unique_ptr<Pipeline> pipeline, Pipeline::Create(config.pipeline));
+  std::unique_ptr<store::FeatureStore> feature_store;
+  if (config.store.backend == "redis") {
+    ASSIGN_OR_RETURN(feature_store, store::RedisFeatureStore::Create(config.redis, config.store));
+  } else {
+    feature_store = std::make_unique<store::EmbeddedFeatureStore>(data_dir);
+  }
   std::unique_ptr<Engine> engine(new Engine(config, data_dir, clock, std::move(pipeline)));
+  engine->feature_store_ = std::move(feature_store);
   RETURN_IF_ERROR(WithContext(engine->ReplayIntoNearline(), "rebuilding nearline features"));
   Engine* raw = engine.get();
   engine->metrics_handle_ =
@@ -297,7 +329,7 @@ void Engine::StopModelWatcher() {
 Status Engine::PrepareUser(const ServingSnapshot& snapshot, const RecommendRequest& request,
                            RecommendContext& context) {
   const rollout::ModelBundle& model = *snapshot.model;
-  ASSIGN_OR_RETURN(store::UserHistory history, data_dir_->GetUserHistory(request.user_id));
+  ASSIGN_OR_RETURN(store::UserHistory history, ReadUserHistory(request.user_id, &context.degraded));
   const size_t fold_in_limit = static_cast<size_t>(config_.pipeline.fold_in_items);
   std::vector<float> weights;
   weights.reserve(std::min(history.recent.size(), fold_in_limit));
@@ -524,7 +556,8 @@ Result<UserFeatures> Engine::GetUserFeatures(std::string_view user_id) {
   RETURN_IF_ERROR(ingest::ValidateId(user_id, "user_id"));
   UserFeatures features;
   features.user_id = std::string(user_id);
-  ASSIGN_OR_RETURN(features.history, data_dir_->GetUserHistory(user_id));
+  bool degraded = false;
+  ASSIGN_OR_RETURN(features.history, ReadUserHistory(user_id, &degraded));
   return features;
 }
 

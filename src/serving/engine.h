@@ -37,6 +37,7 @@
 #include "serving/pipeline.h"
 #include "serving/service.h"
 #include "store/data_dir.h"
+#include "store/feature_store.h"
 
 namespace pulse::serving {
 
@@ -94,6 +95,9 @@ class Engine final : public PulseService {
          std::unique_ptr<Pipeline> pipeline);
   Result<std::shared_ptr<const ServingSnapshot>> BuildSnapshot(
       std::shared_ptr<const rollout::ModelBundle> model);
+  // The user's history from the configured feature store; when a shared store (Redis) fails,
+  // the embedded copy in the data dir answers and `degraded` is set.
+  Result<store::UserHistory> ReadUserHistory(std::string_view user_id, bool* degraded);
   // The processor's item → category lookup over item_categories_.
   nearline::CategoryLookup CategoryLookup();
   // Feeds durably written events to the nearline processor; freshness is measured here.
@@ -112,6 +116,12 @@ class Engine final : public PulseService {
   store::DataDir* const data_dir_;
   const Clock& clock_;
   const std::unique_ptr<Pipeline> pipeline_;
+  // Where user histories are read from: the data dir itself (embedded) or a shared Redis, which
+  // the writer hook keeps up to date. The data dir always has its own copy (same write batch as
+  // the event log), which is the fallback when Redis fails.
+  std::unique_ptr<store::FeatureStore> feature_store_;
+  std::atomic<uint64_t> feature_store_fallbacks_{0};
+  std::atomic<uint64_t> feature_store_apply_failures_{0};
   std::atomic<std::shared_ptr<const ServingSnapshot>> snapshot_;
   std::mutex catalog_mu_;  // serializes catalog writes with snapshot swaps
   std::mutex reload_mu_;   // one reload at a time
