@@ -8,6 +8,7 @@
 #include "api/http_server.h"
 #include "core/flags.h"
 #include "core/log.h"
+#include "ingest/kafka_source.h"
 #include "main/commands.h"
 #include "serving/engine.h"
 #include "store/data_dir.h"
@@ -56,6 +57,43 @@ int RunServer(const Config& config, const StartedHook& on_started) {
     http.Stop();
     return ExitWithError("serve", WithContext(status, "gRPC " + config.server.grpc_addr));
   }
+  // Kafka: roles that process events consume the topic when brokers are configured. Batches go
+  // through the same validation, dead letters and durable group commit as HTTP/gRPC ingest;
+  // their offsets are stored only once PublishEvents returns (durable).
+  std::unique_ptr<ingest::KafkaEventSource> kafka;
+  if (!config.kafka.brokers.empty() && config.server.role != "api") {
+    serving::Engine* engine_ptr = engine->get();
+    auto source = ingest::KafkaEventSource::Create(
+        config.kafka,
+        [engine_ptr](std::vector<Event> events) -> Status {
+          std::vector<serving::EventInput> inputs(events.size());
+          for (size_t i = 0; i < events.size(); ++i) inputs[i].event = std::move(events[i]);
+          // Rejected events are dead-lettered inside; only a failure to write is retried.
+          return engine_ptr->PublishEvents(std::move(inputs), "kafka").status();
+        },
+        [engine_ptr](const ingest::KafkaReject& reject) {
+          serving::EventInput input;
+          input.parse_error = reject.reason.message();
+          input.raw = reject.payload;
+          std::vector<serving::EventInput> inputs;
+          inputs.push_back(std::move(input));
+          engine_ptr->PublishEvents(std::move(inputs), "kafka").status().IgnoreError();
+        });
+    if (!source.ok()) {
+      grpc.Stop(0);
+      http.Stop();
+      return ExitWithError("serve", WithContext(source.status(), "kafka"));
+    }
+    kafka = std::move(source).value();
+    if (Status started = kafka->Start(); !started.ok()) {
+      grpc.Stop(0);
+      http.Stop();
+      return ExitWithError("serve", WithContext(started, "kafka"));
+    }
+    LOG_INFO("serve", "consuming Kafka topic ", config.kafka.topic, " as group ",
+             config.kafka.group_id);
+  }
+
   auto host = [](const std::string& addr) { return addr.substr(0, addr.rfind(':')); };
   const ServerInfo info{host(config.server.http_addr), http.port(), host(config.server.grpc_addr),
                         grpc.port()};
@@ -89,6 +127,7 @@ int RunServer(const Config& config, const StartedHook& on_started) {
   stopping = true;
   grpc.SetServing(false);  // load balancers stop sending first
   if (hook_thread.joinable()) hook_thread.join();
+  if (kafka) kafka->Stop();  // finishes its batch and commits its offsets
   grpc.Stop(config.server.drain_timeout_ms);
   http.Stop();
   (*engine)->StopModelWatcher();

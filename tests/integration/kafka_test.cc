@@ -22,10 +22,13 @@
 #include "core/config.h"
 #include "core/strings.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "ingest/event_writer.h"
 #include "ingest/kafka_source.h"
+#include "nlohmann/json.hpp"
 #include "store/data_dir.h"
 #include "testing/test_util.h"
+#include "tests/integration/harness.h"
 
 namespace pulse {
 namespace {
@@ -370,6 +373,56 @@ TEST(KafkaIngestTest, ConsumerKilledMidStreamAndRestarted) {
   auto dir = store::DataDir::Open(data, StoreConfig{});
   ASSERT_TRUE(dir.ok()) << dir.status().ToString();
   ExpectExactlyEvents(**dir, kN);
+}
+
+// `pulse serve` itself consumes the topic (role all) through the same validation and durable
+// writes as HTTP ingest: produced events show up in user state; a bad message is dead-lettered.
+TEST(KafkaServeTest, ServeConsumesTheTopicIntoUserState) {
+  testing::TempDir tmp;
+  MockCluster cluster;
+  ASSERT_FALSE(cluster.bootstrap().empty());
+  const int64_t now = SystemClock::Get().NowMillis();
+  const int kEvents = 300;
+  {
+    std::ofstream out(tmp.Sub("live.txt"));
+    for (int i = 0; i < kEvents; ++i) {
+      out << "k" << (i % 10) << ":"
+          << StrCat(R"({"event_id":"live)", i, R"(","user_id":"k)", i % 10, R"(","item_id":"i)",
+                    i % 31, R"(","type":"view","ts":)", now, "}")
+          << "\n";
+    }
+    out << "k0:{not json\n";
+  }
+  const std::string produce = StrCat("timeout 60 kcat -P -b ", cluster.bootstrap(), " -t ", kTopic,
+                                     " -K: -X log_level=3 < ", tmp.Sub("live.txt"));
+  ASSERT_EQ(std::system(produce.c_str()), 0);
+
+  testing::WriteFile(tmp.Sub("pulse.yaml"),
+                     StrCat("kafka: {brokers: \"", cluster.bootstrap(), "\", topic: ", kTopic,
+                            ", group_id: pulse-serve}\n"));
+  std::string error;
+  auto server = integration::ServerProcess::Start(
+      {"serve", "--config", tmp.Sub("pulse.yaml"), "--data-dir", tmp.Sub("data")}, &error);
+  ASSERT_NE(server, nullptr) << error;
+  httplib::Client client("127.0.0.1", server->http_port());
+  auto total = [&] {
+    int sum = 0;
+    for (int u = 0; u < 10; ++u) {
+      auto res = client.Get(StrCat("/v1/users/k", u, "/features"));
+      if (!res || res->status != 200) return -1;
+      sum += nlohmann::json::parse(res->body)["events_total"].get<int>();
+    }
+    return sum;
+  };
+  EXPECT_TRUE(WaitFor([&] { return total() == kEvents; }, 60)) << total() << "\n"
+                                                               << server->Output();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto res = client.Get("/v1/admin/dead-letter");
+        return res && res->status == 200 && res->body.find("kafka") != std::string::npos;
+      },
+      30));
+  EXPECT_EQ(server->Stop(SIGTERM), 0) << server->Output();
 }
 
 }  // namespace
