@@ -67,3 +67,43 @@ TEST(ConfigTest, MissingFileIsNotFound) {
 
 }  // namespace
 }  // namespace pulse
+
+namespace pulse {
+namespace {
+
+// docs/CONFIG.md opens with the whole configuration and its defaults: it must parse, and to the
+// same values as an empty file.
+TEST(ConfigDocsTest, DocumentedConfigurationParsesToTheDefaults) {
+  std::string doc = testing::ReadFile(std::string(PULSE_SOURCE_DIR) + "/docs/CONFIG.md");
+  size_t start = doc.find("```yaml\n");
+  ASSERT_NE(start, std::string::npos);
+  start += 8;
+  size_t end = doc.find("```", start);
+  ASSERT_NE(end, std::string::npos);
+  auto documented = ParseConfigYaml(doc.substr(start, end - start));
+  ASSERT_TRUE(documented.ok()) << documented.status().ToString();
+  Config defaults;
+  EXPECT_EQ(documented->data_dir, defaults.data_dir);
+  EXPECT_EQ(documented->server.http_addr, defaults.server.http_addr);
+  EXPECT_EQ(documented->server.max_body_bytes, defaults.server.max_body_bytes);
+  EXPECT_EQ(documented->store.backend, defaults.store.backend);
+  EXPECT_EQ(documented->redis.address, defaults.redis.address);
+  EXPECT_EQ(documented->ingest.max_future_skew_ms, defaults.ingest.max_future_skew_ms);
+  EXPECT_EQ(documented->ingest.max_event_age_ms, defaults.ingest.max_event_age_ms);
+  EXPECT_EQ(documented->kafka.topic, defaults.kafka.topic);
+  EXPECT_EQ(documented->train.factors, defaults.train.factors);
+  EXPECT_DOUBLE_EQ(documented->train.alpha, defaults.train.alpha);
+  EXPECT_DOUBLE_EQ(documented->train.regularization, defaults.train.regularization);
+  EXPECT_EQ(documented->train.solver, defaults.train.solver);
+  EXPECT_EQ(documented->index.hnsw_ef_search, defaults.index.hnsw_ef_search);
+  ASSERT_EQ(documented->pipeline.sources.size(), defaults.pipeline.sources.size());
+  for (size_t i = 0; i < defaults.pipeline.sources.size(); ++i) {
+    EXPECT_EQ(documented->pipeline.sources[i].name, defaults.pipeline.sources[i].name);
+    EXPECT_EQ(documented->pipeline.sources[i].k, defaults.pipeline.sources[i].k);
+  }
+  EXPECT_EQ(documented->pipeline.filters, defaults.pipeline.filters);
+  EXPECT_EQ(documented->pipeline.scorer_weights, defaults.pipeline.scorer_weights);
+}
+
+}  // namespace
+}  // namespace pulse
