@@ -77,15 +77,7 @@ int64_t EventsTotal(int port, const std::string& user_id) {
 TEST(DurabilityTest, KillNineLosesNoAcknowledgedEventAndCountsEachOnce) {
   testing::TempDir dir;
   const std::string data_dir = dir.Sub("data");
-  const std::string input = dir.Sub("input");
-  auto gen = RunPulse({"gen", "--users", "100", "--items", "100", "--events", "3000", "--seed", "9",
-                       "--out", input});
-  ASSERT_EQ(gen.exit_code, 0) << gen.err;
-  auto import = RunPulse({"import", "--data-dir", data_dir, "--items", input + "/items.jsonl",
-                          "--events", input + "/events.jsonl"});
-  ASSERT_EQ(import.exit_code, 0) << import.err;
-  auto train = RunPulse({"train", "--data-dir", data_dir});
-  ASSERT_EQ(train.exit_code, 0) << train.err;
+  ASSERT_EQ(PrepareTrainedDataDir(dir.path(), data_dir, 100, 100, 3000, 9), "");
 
   std::string error;
   auto server = ServerProcess::Start({"serve", "--data-dir", data_dir}, &error);

@@ -162,6 +162,22 @@ int ServerProcess::Stop(int signal, int timeout_s) {
 
 ServerProcess::~ServerProcess() { Stop(SIGKILL); }
 
+std::string PrepareTrainedDataDir(const std::string& work_dir, const std::string& data_dir,
+                                  int users, int items, int events, int seed) {
+  const std::string input = work_dir + "/input";
+  const std::vector<std::vector<std::string>> steps = {
+      {"gen", "--users", std::to_string(users), "--items", std::to_string(items), "--events",
+       std::to_string(events), "--seed", std::to_string(seed), "--out", input},
+      {"import", "--data-dir", data_dir, "--items", input + "/items.jsonl", "--events",
+       input + "/events.jsonl"},
+      {"train", "--data-dir", data_dir}};
+  for (const auto& step : steps) {
+    CommandResult result = RunPulse(step);
+    if (result.exit_code != 0) return "pulse " + step[0] + " failed:\n" + result.out + result.err;
+  }
+  return "";
+}
+
 bool WaitReady(int http_port, int timeout_s) {
   httplib::Client client("127.0.0.1", http_port);
   client.set_connection_timeout(1);

@@ -55,6 +55,12 @@ class ServerProcess {
   std::thread reader_;
 };
 
+// Generates a synthetic catalog and history (`pulse gen` with these sizes and seed) under
+// `work_dir`/input, imports it into `data_dir` and trains a model there. Returns "" on success,
+// else the failing command's output.
+std::string PrepareTrainedDataDir(const std::string& work_dir, const std::string& data_dir,
+                                  int users, int items, int events, int seed);
+
 // Blocks until GET /readyz answers 200 (true) or the timeout passes (false).
 bool WaitReady(int http_port, int timeout_s = 60);
 

@@ -49,15 +49,7 @@ class IngestTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new testing::TempDir();
     data_dir_ = dir_->Sub("data");
-    std::string input = dir_->Sub("input");
-    auto gen = RunPulse({"gen", "--users", "300", "--items", "200", "--events", "9000", "--seed",
-                         "5", "--out", input});
-    ASSERT_EQ(gen.exit_code, 0) << gen.err;
-    auto import = RunPulse({"import", "--data-dir", data_dir_, "--items", input + "/items.jsonl",
-                            "--events", input + "/events.jsonl"});
-    ASSERT_EQ(import.exit_code, 0) << import.err;
-    auto train = RunPulse({"train", "--data-dir", data_dir_});
-    ASSERT_EQ(train.exit_code, 0) << train.err;
+    ASSERT_EQ(PrepareTrainedDataDir(dir_->path(), data_dir_, 300, 200, 9000, 5), "");
     std::string error;
     server_ = ServerProcess::Start({"serve", "--data-dir", data_dir_}, &error).release();
     ASSERT_NE(server_, nullptr) << error;

@@ -20,16 +20,7 @@ class RedisServingTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!store::RedisServerForTest::Available()) GTEST_SKIP() << "redis-server is not installed";
-    std::string input = dir_.Sub("input");
-    ASSERT_EQ(RunPulse({"gen", "--users", "300", "--items", "200", "--events", "8000", "--seed",
-                        "5", "--out", input})
-                  .exit_code,
-              0);
-    ASSERT_EQ(RunPulse({"import", "--data-dir", dir_.Sub("data"), "--items", input + "/items.jsonl",
-                        "--events", input + "/events.jsonl"})
-                  .exit_code,
-              0);
-    ASSERT_EQ(RunPulse({"train", "--data-dir", dir_.Sub("data")}).exit_code, 0);
+    ASSERT_EQ(PrepareTrainedDataDir(dir_.path(), dir_.Sub("data"), 300, 200, 8000, 5), "");
     redis_port_ = testing::FreePort();
     ASSERT_TRUE(redis_.Start(redis_port_, dir_.Sub("")));
     testing::WriteFile(dir_.Sub("pulse.yaml"),
