@@ -1,6 +1,7 @@
 #include "api/json_api.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -474,6 +475,33 @@ std::string UpsertResultToJson(const serving::UpsertResult& result) {
 
 std::string ItemToJsonText(const Item& item) { return Dump(ingest::ItemToJson(item)); }
 
+// {"as_of":…,"1h":{"view":n,…},"24h":{…},"7d":{…},"ctr_24h":…,"categories":[{"category":…,
+// "1h":n,"24h":n,"7d":n}]} — {} when the user has no nearline state.
+ordered_json WindowsJson(const std::optional<nearline::UserFeatures>& windows) {
+  ordered_json out = ordered_json::object();
+  if (!windows) return out;
+  static constexpr std::array<const char*, nearline::kNumUserWindows> kNames = {"1h", "24h", "7d"};
+  out["as_of"] = windows->as_of_ms;
+  for (int w = 0; w < nearline::kNumUserWindows; ++w) {
+    ordered_json counts = ordered_json::object();
+    for (int t = 0; t < kNumEventTypes; ++t) {
+      counts[std::string(EventTypeName(static_cast<EventType>(t)))] = windows->counts[w][t];
+    }
+    out[kNames[w]] = std::move(counts);
+  }
+  out["ctr_24h"] = windows->ctr_24h;
+  ordered_json categories = ordered_json::array();
+  for (const auto& category : windows->categories) {
+    ordered_json entry = {{"category", category.category}};
+    for (int w = 0; w < nearline::kNumUserWindows; ++w) {
+      entry[kNames[w]] = category.engagements[w];
+    }
+    categories.push_back(std::move(entry));
+  }
+  out["categories"] = std::move(categories);
+  return out;
+}
+
 std::string UserFeaturesToJson(const serving::UserFeatures& features) {
   ordered_json recent = ordered_json::array();
   for (const auto& entry : features.history.recent) {
@@ -484,7 +512,7 @@ std::string UserFeaturesToJson(const serving::UserFeatures& features) {
   return Dump(ordered_json{{"user_id", features.user_id},
                            {"events_total", features.history.events_total},
                            {"recent_items", std::move(recent)},
-                           {"windows", ordered_json::object()},
+                           {"windows", WindowsJson(features.windows)},
                            {"updated_at", features.history.updated_at_ms}});
 }
 

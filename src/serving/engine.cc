@@ -558,6 +558,7 @@ Result<UserFeatures> Engine::GetUserFeatures(std::string_view user_id) {
   features.user_id = std::string(user_id);
   bool degraded = false;
   ASSIGN_OR_RETURN(features.history, ReadUserHistory(user_id, &degraded));
+  features.windows = nearline_->User(user_id);
   return features;
 }
 

@@ -17,6 +17,7 @@
 
 #include "core/status.h"
 #include "core/types.h"
+#include "nearline/feature_view.h"
 #include "store/data_dir.h"
 
 namespace pulse::serving {
@@ -79,6 +80,8 @@ struct UpsertResult {
 struct UserFeatures {
   std::string user_id;
   store::UserHistory history;
+  // Nearline windowed counts (event time); absent when the user has no nearline state.
+  std::optional<nearline::UserFeatures> windows;
 };
 
 // One event as a front end received it: parsed, or why it could not be parsed. `raw` is the

@@ -214,6 +214,26 @@ TEST_F(IngestTest, EventsTotalCountsDistinctEvents) {
 
 // Bad events of one batch: index, reason, dead letter — and the good ones of the same batch all
 // land.
+TEST_F(IngestTest, FeaturesShowNearlineWindows) {
+  const std::string user = "windowed-user";
+  const std::string item = PopularItem(3);
+  Published published =
+      Publish(json::array({Event("w-1", user, item, "view"), Event("w-2", user, item, "click"),
+                           Event("w-3", user, item, "click")}));
+  ASSERT_EQ(published.status, 202) << published.body;
+  auto res = Http().Get("/v1/users/" + user + "/features");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  json windows = json::parse(res->body)["windows"];
+  for (const char* window : {"1h", "24h", "7d"}) {
+    EXPECT_EQ(windows[window]["click"], 2) << windows;
+    EXPECT_EQ(windows[window]["view"], 1) << windows;
+    EXPECT_EQ(windows[window]["purchase"], 0) << windows;
+  }
+  EXPECT_TRUE(windows["categories"].is_array()) << windows;
+  EXPECT_GT(windows["as_of"].get<int64_t>(), 0);
+}
+
 TEST_F(IngestTest, BadEventsAreRejectedWithIndexesAndGoodOnesKept) {
   const std::string user = "mixed-batch-user";
   const std::string item = PopularItem(3);
