@@ -95,6 +95,7 @@ void ToProto(const serving::RecommendResponse& response, v1::RecommendResponse* 
   proto->set_request_id(response.request_id);
   proto->set_model_version(response.model_version);
   proto->set_degraded(response.degraded);
+  proto->set_fallback(response.fallback);
   for (const auto& item : response.items) {
     auto* out = proto->add_items();
     out->set_item_id(item.item_id);

@@ -13,6 +13,15 @@
 // writes and snapshot swaps are serialized so neither loses the other's change. A delete stores
 // a tombstone (available=false) so the item stays deleted across restarts and retrains.
 //
+// Caching and resilience (docs/design/resilience.md): Recommend answers from a per-user result
+// cache (short TTL with jitter; a user's acknowledged events invalidate their entries before the
+// publish returns; catalog writes and model swaps clear it), coalesces identical concurrent
+// requests into one computation, and walks a fallback ladder when it cannot compute normally
+// (personalized → stale cached → heuristic → popular; RecommendResponse::fallback). A shared
+// feature store (Redis) sits behind a circuit breaker and a bulkhead; model loading behind a
+// breaker. Metrics: pulse_cache_{hits,misses,coalesced}_total, pulse_circuit_state{dependency},
+// pulse_fallback_total{reason}.
+//
 // Thread-safety: every public method may be called concurrently.
 #pragma once
 
@@ -20,7 +29,9 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -33,6 +44,9 @@
 #include "ingest/validator.h"
 #include "nearline/feature_processor.h"
 #include "obs/metrics.h"
+#include "resilience/circuit_breaker.h"
+#include "resilience/result_cache.h"
+#include "resilience/single_flight.h"
 #include "rollout/model_bundle.h"
 #include "serving/pipeline.h"
 #include "serving/service.h"
@@ -89,6 +103,13 @@ class Engine final : public PulseService {
   // Ingest counters (pulse_events_ingested_total, pulse_events_rejected_total) and the writer's.
   const ingest::IngestMetrics& ingest_metrics() const { return ingest_metrics_; }
   ingest::EventWriter::Stats event_writer_stats() const { return event_writer_->stats(); }
+  // Result-cache counters, and how many recommendations were computed (not served from the cache
+  // or another request's computation).
+  resilience::ResultCacheStats cache_stats() const;
+  uint64_t RecommendComputationsForTest() const {
+    return recommend_computations_.load(std::memory_order_relaxed);
+  }
+  resilience::CircuitState feature_store_circuit() const { return feature_store_breaker_->state(); }
 
  private:
   Engine(const Config& config, store::DataDir* data_dir, const Clock* clock,
@@ -108,6 +129,29 @@ class Engine final : public PulseService {
   // Persists the processor state with the last applied log sequence (caller holds nearline_mu_).
   void SaveNearlineCheckpointLocked();
   void RenderMetrics(std::string* out) const;
+  // ---- caching and resilience (docs/design/resilience.md) ----
+  using CachedResponse = std::shared_ptr<const RecommendResponse>;
+  // Cache lookup → single-flight compute → store (non-debug requests with the cache on).
+  Result<RecommendResponse> RecommendThroughCache(const RecommendRequest& request);
+  // The pipeline run itself (what Recommend did before caching).
+  Result<RecommendResponse> ComputeRecommendation(const RecommendRequest& request);
+  // Everything but the user that the answer depends on (user, n, exclude, context).
+  std::string CacheKey(const RecommendRequest& request) const;
+  // The "cached" rung: a stale cached answer for this request, minus items no longer available.
+  std::optional<RecommendResponse> StaleRecommendation(const RecommendRequest& request,
+                                                       const ServingSnapshot& snapshot);
+  // Acknowledged events make their users' cached answers stale (writer thread, before the ack).
+  void InvalidateCachedUsers(std::span<const Event> events);
+  // Which rung served (RecommendResponse::fallback) and its count in pulse_fallback_total.
+  void SetFallbackRung(RecommendResponse& response,
+                       const std::vector<candidates::Candidate>& ranked);
+  void RenderFallbackRungs(std::string* out) const;
+  void RenderResilienceMetrics(std::string* out) const;
+  // Creates the breakers and the cache; wraps a shared feature store in its breaker (Create).
+  void InitResilience(std::unique_ptr<store::FeatureStore>& feature_store);
+  // ReloadModelIfNewer behind the model-store breaker (the watcher's poll).
+  Result<bool> ReloadModelGuarded();
+
   // Fills the user-dependent inputs of the context (history, seen set, user vector).
   Status PrepareUser(const ServingSnapshot& snapshot, const RecommendRequest& request,
                      candidates::RecommendContext& context);
@@ -144,6 +188,15 @@ class Engine final : public PulseService {
   NearlineStartup nearline_startup_;  // how start-up rebuilt the features
   obs::Histogram freshness_seconds_;
   int metrics_handle_ = 0;
+
+  // Caching and resilience. Declared before the writer: its commit hook invalidates the cache.
+  std::unique_ptr<resilience::CircuitBreaker> feature_store_breaker_;          // "redis"
+  std::unique_ptr<resilience::CircuitBreaker> model_breaker_;                  // "model_store"
+  std::unique_ptr<resilience::UserResultCache<CachedResponse>> result_cache_;  // null: off
+  resilience::SingleFlight<Result<CachedResponse>> recommend_flight_;
+  std::atomic<uint64_t> recommend_computations_{0};
+  std::atomic<uint64_t> fallback_rungs_[3] = {};  // cached, heuristic, popular
+  int resilience_metrics_handle_ = 0;
 
   // Ingest (PublishEvents). Declared last so the writer drains before anything else goes.
   const ingest::EventValidator validator_;
