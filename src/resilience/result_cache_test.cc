@@ -186,7 +186,7 @@ TEST(AdmissionTest, RateLimitThenBulkheadsPerClassAndExemptProbes) {
   EXPECT_EQ(admission.rejected(EndpointClass::kIngest, Refusal::kBulkheadFull), 1u);
   EXPECT_EQ(admission.rejected(EndpointClass::kRecommend, Refusal::kRateLimited), 1u);
   std::string metrics;
-  admission.RenderMetrics(&metrics);
+  AdmissionController::RenderMetrics({&admission}, &metrics);
   EXPECT_NE(metrics.find("pulse_admission_rejected_total{server=\"http\",class=\"ingest\","
                          "reason=\"bulkhead_full\"} 1"),
             std::string::npos)
