@@ -1,8 +1,8 @@
 // Pulse dashboard: polls GET /v1/admin/stats once a second and draws each series on a canvas;
 // the "try it" box runs POST /v1/recommend with "debug": true. No libraries, no other hosts.
-// For tests and scripts, each plot's <figure> carries data-state ("ok", "empty", "na") and
-// data-points (points drawn), its <canvas> data-rect ("x,y,w,h" in CSS pixels), and the page
-// runs the try-it box for ?user=<id> (&n=<n>) on load.
+// For tests and scripts, each plot's <figure> carries data-state ("ok", "empty", "na"),
+// data-points (points drawn) and data-max (highest value drawn), its <canvas> data-rect
+// ("x,y,w,h" in CSS pixels), and the page runs the try-it box for ?user=<id> (&n=<n>) on load.
 'use strict';
 
 (function () {
@@ -88,11 +88,11 @@
     const { g, w, h } = setupCanvas(canvas);
     const left = 52, right = 8, top = 6, bottom = 18;
     const pw = w - left - right, ph = h - top - bottom;
-    let top = 0;
-    for (const line of lines) for (const v of line.values) if (v !== null && v > top) top = v;
+    let highest = 0;
+    for (const line of lines) for (const v of line.values) if (v !== null && v > highest) highest = v;
     // Headroom above the highest point; a bounded series (shares) stops at its bound.
-    let ymax = opts.states ? 2 : top > 0 ? top * 1.1 : 1;
-    if (opts.max) ymax = Math.max(opts.max, top);
+    let ymax = opts.states ? 2 : highest > 0 ? highest * 1.1 : 1;
+    if (opts.max) ymax = Math.max(opts.max, highest);
     const t0 = t.length ? t[0] : 0, t1 = t.length ? t[t.length - 1] : 1;
     const span = Math.max(1, t1 - t0);
     const x = (ti) => left + ((ti - t0) / span) * pw;
@@ -185,7 +185,10 @@
     }
     const points = lines.length ? draw(f.canvas, stats.t, lines, plot) : 0;
     if (!lines.length) message(f.canvas, 'none', 'no series exported yet');
+    let max = null;
+    for (const line of lines) for (const v of line.values) if (v !== null && (max === null || v > max)) max = v;
     f.fig.setAttribute('data-points', String(points));
+    f.fig.setAttribute('data-max', max === null ? '' : String(max));
     f.fig.setAttribute('data-state', points > 0 ? 'ok' : 'empty');
     const now = lines.map((line) => {
       const v = last(line.values);
