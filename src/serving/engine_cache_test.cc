@@ -222,7 +222,16 @@ class FlakyStore final : public store::FeatureStore {
     return failing ? UnavailableError("down") : OkStatus();
   }
   std::string_view name() const override { return "flaky"; }
+  Result<bool> HoldsMarker(std::string_view) override {
+    ++markers;
+    return false;
+  }
+  Status PutMarker(std::string_view) override {
+    ++markers;
+    return OkStatus();
+  }
   std::atomic<int> calls{0};
+  std::atomic<int> markers{0};
   std::atomic<bool> failing{false};
 };
 
@@ -250,6 +259,10 @@ TEST(GuardedFeatureStoreTest, OpenBreakerSkipsTheBackendUntilItsProbeSucceeds) {
   EXPECT_EQ(breaker.state(), resilience::CircuitState::kClosed);
   EXPECT_THAT(store.ApplyEvents({}), IsOk());
   EXPECT_EQ(backend->calls.load(), 5);
+  // Every operation of the wrapped store is forwarded (the applier's refill markers too).
+  EXPECT_THAT(store.HoldsMarker("m"), IsOk());
+  EXPECT_THAT(store.PutMarker("m"), IsOk());
+  EXPECT_EQ(backend->markers.load(), 2);
   EXPECT_EQ(store.name(), "flaky");
 }
 

@@ -33,4 +33,12 @@ Status GuardedFeatureStore::ApplyEvents(std::span<const Event> events) {
   return Guarded("write", [&] { return inner_->ApplyEvents(events); });
 }
 
+Result<bool> GuardedFeatureStore::HoldsMarker(std::string_view marker) {
+  return Guarded("marker read", [&] { return inner_->HoldsMarker(marker); });
+}
+
+Status GuardedFeatureStore::PutMarker(std::string_view marker) {
+  return Guarded("marker write", [&] { return inner_->PutMarker(marker); });
+}
+
 }  // namespace pulse::serving

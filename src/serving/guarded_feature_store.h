@@ -27,6 +27,8 @@ class GuardedFeatureStore final : public store::FeatureStore {
   Result<store::UserHistory> GetUserHistory(std::string_view user_id) override;
   Status ApplyEvents(std::span<const Event> events) override;
   std::string_view name() const override { return inner_->name(); }
+  Result<bool> HoldsMarker(std::string_view marker) override;
+  Status PutMarker(std::string_view marker) override;
 
  private:
   template <typename F>

@@ -140,7 +140,9 @@ TEST_F(ResilienceTest, BurstFarOverCapacityIsRefusedWithoutHarmAndServiceResumes
         json body = {{"user_id", StrCat("b", t, "-", i)}, {"n", 10}};
         auto res = client.Post("/v1/recommend", headers, body.dump(), "application/json");
         int status = res ? res->status : 0;
-        if (!res) ADD_FAILURE() << "no answer: " << httplib::to_string(res.error()) << " t" << t << " i" << i;
+        if (!res)
+          ADD_FAILURE() << "no answer: " << httplib::to_string(res.error()) << " t" << t << " i"
+                        << i;
         (status == 200 ? ok : status == 429 ? limited : status == 503 ? overloaded : other)++;
       }
     });
