@@ -113,7 +113,7 @@ struct ResilienceConfig {
   double rate_limit_burst = 0;           // bucket size; 0 = one second's worth (rate_limit_rps)
   int64_t rate_limit_clients = 100'000;  // clients tracked (least recently seen evicted)
   // In-flight requests per endpoint class and front end; 0 = automatic (recommend: unbounded,
-  // ingest: 3/4 of the front end's capacity, admin: 1/4).
+  // ingest: 3/4 of the front end's capacity, admin: 1/2).
   int64_t max_inflight_recommend = 0;
   int64_t max_inflight_ingest = 0;
   int64_t max_inflight_admin = 0;

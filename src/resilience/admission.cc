@@ -31,7 +31,7 @@ AdmissionOptions AdmissionOptionsFor(const ResilienceConfig& config, int64_t cap
                                  ? config.max_inflight_ingest
                                  : std::max<int64_t>(1, capacity * 3 / 4);
   options.max_in_flight[2] = config.max_inflight_admin > 0 ? config.max_inflight_admin
-                                                           : std::max<int64_t>(1, capacity / 4);
+                                                           : std::max<int64_t>(1, capacity / 2);
   options.adaptive = config.shed_latency_ms > 0;
   AdaptiveLimiterOptions& adaptive = options.adaptive_options;
   adaptive.latency_bound_us = config.shed_latency_ms * 1000;

@@ -209,5 +209,28 @@ TEST(AdmissionTest, AdaptiveLimitShedsRecommendOnly) {
   EXPECT_TRUE(admission.Admit(EndpointClass::kRecommend, "x").admitted());
 }
 
+TEST(AdmissionTest, OptionsFromConfigAndEndpointClasses) {
+  ResilienceConfig config;
+  AdmissionOptions automatic = AdmissionOptionsFor(config, 8, 8);
+  EXPECT_EQ(automatic.max_in_flight[0], 0) << "recommend: the adaptive limit governs";
+  EXPECT_EQ(automatic.max_in_flight[1], 6);
+  EXPECT_EQ(automatic.max_in_flight[2], 4);
+  EXPECT_TRUE(automatic.adaptive);
+  EXPECT_EQ(automatic.adaptive_options.latency_bound_us, 250'000);
+  config.max_inflight_ingest = 3;
+  config.shed_latency_ms = 0;
+  AdmissionOptions set = AdmissionOptionsFor(config, 1, 1);
+  EXPECT_EQ(set.max_in_flight[1], 3);
+  EXPECT_EQ(set.max_in_flight[2], 1) << "never zero (which would mean unbounded)";
+  EXPECT_FALSE(set.adaptive);
+  EXPECT_EQ(EndpointClassOf("recommend"), EndpointClass::kRecommend);
+  EXPECT_EQ(EndpointClassOf("publish_events"), EndpointClass::kIngest);
+  EXPECT_EQ(EndpointClassOf("upsert_items"), EndpointClass::kIngest);
+  EXPECT_EQ(EndpointClassOf("delete_item"), EndpointClass::kIngest);
+  EXPECT_EQ(EndpointClassOf("get_user_features"), EndpointClass::kAdmin);
+  EXPECT_EQ(EndpointClassOf("healthz"), EndpointClass::kExempt);
+  EXPECT_EQ(EndpointClassOf("metrics"), EndpointClass::kExempt);
+}
+
 }  // namespace
 }  // namespace pulse::resilience
