@@ -509,6 +509,7 @@ Result<RecommendResponse> Engine::Recommend(const RecommendRequest& request) {
 Result<RecommendResponse> Engine::ComputeRecommendation(const RecommendRequest& request) {
   const int64_t start_us = SteadyMicros();
   recommend_computations_.fetch_add(1, std::memory_order_relaxed);
+  if (compute_hook_for_test_) compute_hook_for_test_();
   RETURN_IF_ERROR(ValidateRecommendRequest(request));
   std::shared_ptr<const ServingSnapshot> snapshot = snapshot_.load();
   if (!snapshot) return FailedPreconditionError("no model loaded yet (run `pulse train`)");

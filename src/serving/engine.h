@@ -27,6 +27,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -112,6 +113,12 @@ class Engine final : public PulseService {
     return recommend_computations_.load(std::memory_order_relaxed);
   }
   resilience::CircuitState feature_store_circuit() const { return feature_store_breaker_->state(); }
+  // Requests that waited for an identical request's computation.
+  uint64_t CoalescedForTest() const { return recommend_flight_.coalesced(); }
+  // Test hook: runs at the start of every recommendation computation (set before serving).
+  void SetComputeHookForTest(std::function<void()> hook) {
+    compute_hook_for_test_ = std::move(hook);
+  }
 
   // The asynchronous applier into a shared feature store (Redis); null with the embedded store.
   store::FeatureStoreApplier* feature_store_applier() { return applier_.get(); }
@@ -236,6 +243,7 @@ class Engine final : public PulseService {
   std::atomic<uint64_t> recommend_computations_{0};
   std::atomic<uint64_t> fallback_rungs_[3] = {};  // cached, heuristic, popular
   int resilience_metrics_handle_ = 0;
+  std::function<void()> compute_hook_for_test_;
 
   // Ingest (PublishEvents). Declared last so the writer drains before anything else goes.
   const ingest::EventValidator validator_;

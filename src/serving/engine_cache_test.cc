@@ -169,6 +169,15 @@ TEST_F(EngineCacheTest, StampedeAtExpiryComputesOnce) {
   clock_.AdvanceMillis(1201);  // every entry has expired
   const uint64_t before = engine->RecommendComputationsForTest();
   constexpr int kCallers = 500;
+  // Each computation waits until every caller is accounted for — computing, or waiting for an
+  // identical computation — so all 500 are in flight at once: without coalescing, 500 compute.
+  std::atomic<int> computing{0};
+  engine->SetComputeHookForTest([&] {
+    computing.fetch_add(1);
+    while (computing.load() + static_cast<int>(engine->CoalescedForTest()) < kCallers) {
+      std::this_thread::yield();
+    }
+  });
   std::atomic<int> ready{0};
   std::atomic<bool> go{false};
   std::atomic<int> ok{0};
@@ -186,6 +195,7 @@ TEST_F(EngineCacheTest, StampedeAtExpiryComputesOnce) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), kCallers);
   EXPECT_EQ(engine->RecommendComputationsForTest() - before, 1u);
+  EXPECT_EQ(engine->CoalescedForTest(), static_cast<uint64_t>(kCallers - 1));
 }
 
 TEST_F(EngineCacheTest, CacheOffComputesEveryTime) {
