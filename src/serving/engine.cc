@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "ingest/json_codec.h"
 #include "nlohmann/json.hpp"
+#include "quality/checks.h"
 #include "store/embedded_feature_store.h"
 #include "store/redis_feature_store.h"
 #include "train/als.h"
@@ -120,6 +121,7 @@ void Engine::ApplyToNearline(std::span<const Event> events, bool live) {
   std::lock_guard<std::mutex> lock(nearline_mu_);
   nearline::ApplyStats stats = nearline_->Apply(events, clock_.NowMillis());
   if (!live) return;
+  quality::CheckNearline(*nearline_, events);  // feature contracts and drift (live events only)
   // Replayed history is not news: freshness measures live events only.
   for (double seconds : stats.freshness_seconds) freshness_seconds_.Observe(seconds);
   // Live events come from the writer thread right after their append, and it is the only
