@@ -420,6 +420,7 @@ Result<bool> Engine::ReloadModelIfNewer() {
     std::lock_guard<std::mutex> lock(catalog_mu_);
     ASSIGN_OR_RETURN(auto snapshot, BuildSnapshot(std::move(model).value()));
     snapshot_.store(snapshot);
+    quality::DefaultDataQuality().ResetReference();  // a new model's scores are a new normal
     LOG_INFO("serving", "serving model ", *it, " (", snapshot->model->items.size(), " items, ",
              snapshot->model->users.size(), " users)");
     return true;
