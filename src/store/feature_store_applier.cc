@@ -167,8 +167,10 @@ void FeatureStoreApplier::Run() {
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mu_);
+      // The first step checks the marker at once (a Redis that lost our data while we were
+      // down is refilled right away, not after marker_check_ms).
       cv_.wait_for(lock, std::chrono::milliseconds(options_.marker_check_ms),
-                   [&] { return stop_ || notified_ || cursor_ < head_; });
+                   [&] { return stop_ || notified_ || cursor_ < head_ || !marker_known_; });
       if (stop_) return;
       notified_ = false;
     }
@@ -229,7 +231,10 @@ bool FeatureStoreApplier::Step() {
   }
   if (cursor >= head_.load()) return true;
 
-  const size_t limit = static_cast<size_t>(std::max(options_.batch_events, 1));
+  // A refill reads 10× larger batches: a user's events in one batch share one script call, and
+  // the script's cost grows with the history it rewrites, so bigger batches refill faster.
+  const size_t limit = static_cast<size_t>(std::max(options_.batch_events, 1)) *
+                       (cursor < refill_until_.load() ? 10 : 1);
   std::vector<Event> batch;
   batch.reserve(std::min<uint64_t>(limit, head_.load() - cursor));
   uint64_t last = cursor;

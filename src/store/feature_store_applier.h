@@ -3,9 +3,9 @@
 //
 // The log is the source of truth: the applier keeps a cursor (the last log sequence the store has
 // taken), persisted in the data dir (blob "feature_store_cursor"), and applies the events after
-// it in pipelined batches of `batch_events`. The writer's commit hook calls Notify(), which wakes
-// the thread (no polling latency when idle); after an outage or a restart the applier simply
-// reads on from its cursor.
+// it in pipelined batches of `batch_events` (10× that while refilling). The writer's commit hook
+// calls Notify(), which wakes the thread (no polling latency when idle); after an outage or a
+// restart the applier simply reads on from its cursor.
 //
 // Exactly once: every event goes to the store with an event id — its own, or "~<instance>:<seq>"
 // for events without one (instance = a random id of this data dir, blob
