@@ -708,4 +708,32 @@ Readiness Engine::GetReadiness() {
   return readiness;
 }
 
+Result<std::vector<TopItem>> Engine::TopItems(size_t limit) {
+  std::vector<TopItem> out;
+  auto snapshot = snapshot_.load();
+  // A deleted or unavailable item may still trend in the nearline counts; it is not shown.
+  auto available = [&snapshot](std::string_view item_id) {
+    if (!snapshot) return true;
+    std::optional<DenseId> dense = snapshot->model->items.Find(item_id);
+    return !dense || snapshot->items->available(*dense);
+  };
+  nearline::TrendingSnapshot trending = nearline_->Trending();
+  if (trending != nullptr) {
+    for (const nearline::TrendingItem& item : *trending) {
+      if (out.size() >= limit) break;
+      if (available(item.item_id)) out.push_back({item.item_id, item.velocity, "trending"});
+    }
+  }
+  if (out.empty() && snapshot) {
+    for (DenseId id : snapshot->popular_items) {
+      if (out.size() >= limit) break;
+      if (!snapshot->items->available(id)) continue;
+      const auto& popularity = snapshot->model->item_popularity;
+      out.push_back({snapshot->model->items.Name(id), id < popularity.size() ? popularity[id] : 0.0,
+                     "popular"});
+    }
+  }
+  return out;
+}
+
 }  // namespace pulse::serving

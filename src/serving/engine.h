@@ -83,6 +83,7 @@ class Engine final : public PulseService {
   Result<Item> GetItem(std::string_view item_id) override;
   Result<UserFeatures> GetUserFeatures(std::string_view user_id) override;
   Readiness GetReadiness() override;
+  Result<std::vector<TopItem>> TopItems(size_t limit) override;
 
   std::shared_ptr<const ServingSnapshot> snapshot() const { return snapshot_.load(); }
   const NearlineStartup& nearline_startup() const { return nearline_startup_; }
