@@ -118,7 +118,10 @@ Result<store::UserHistory> Engine::ReadUserHistory(std::string_view user_id, boo
       feature_store_own_reads_.fetch_add(1, std::memory_order_relaxed);
       // Exact for this process's events; while the store is failing, other replicas' events
       // may be missing too: degraded.
-      if (!applier_->healthy()) *degraded = true;
+      if (!applier_->healthy()) {
+        feature_store_fallbacks_.fetch_add(1, std::memory_order_relaxed);
+        *degraded = true;
+      }
       return data_dir_->GetUserHistory(user_id);
     }
   }
@@ -285,6 +288,8 @@ void Engine::RenderMetrics(std::string* out) const {
                     "Requests served from a lower rung, by reason.");
   StrAppend(*out, "pulse_fallback_total{reason=\"feature_store_unavailable\"} ",
             feature_store_fallbacks_.load(std::memory_order_relaxed), "\n");
+  StrAppend(*out, "pulse_fallback_total{reason=\"feature_store_refilling\"} ",
+            feature_store_refill_reads_.load(std::memory_order_relaxed), "\n");
   RenderFeatureStoreMetrics(out);
   nearline::ProcessorCounters counters = nearline_->counters();
   obs::RenderHeader(out, "pulse_nearline_events_total", "counter",
