@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "ingest/json_codec.h"
 #include "nlohmann/json.hpp"
+#include "serving/feature_log.h"
 #include "store/embedded_feature_store.h"
 #include "store/redis_feature_store.h"
 #include "train/als.h"
@@ -401,6 +402,15 @@ Result<RecommendResponse> Engine::Recommend(const RecommendRequest& request) {
     item.explanation_id = std::string(candidate.explanation);
     item.source = pipeline_->source_names()[candidate.source];
     response.items.push_back(std::move(item));
+  }
+  if (SampledForFeatureLog(response.request_id, config_.pipeline.feature_log_sample)) {
+    // Ranker training data (serving/feature_log.h); best-effort, never fails the request.
+    const std::string record = store::EncodeServedRequest(
+        MakeServedRequest(context, ranked, response.request_id, request.user_id));
+    if (Status logged = data_dir_->PutServedRecord(context.now_ms, response.request_id, record);
+        !logged.ok()) {
+      LOG_WARN("serving", "served-feature log write failed: ", logged.ToString());
+    }
   }
   if (request.debug) {
     RecommendDebug debug;

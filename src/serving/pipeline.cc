@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "core/log.h"
+#include "ranking/gbdt_scorer.h"
 
 namespace pulse::serving {
 namespace {
@@ -65,7 +66,8 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(const PipelineConfig& config)
   pipeline->hydrator_ = std::make_unique<ranking::CoreFeatureHydrator>();
   auto scorer = ranking::LinearScorer::Create(config.scorer_weights);
   if (!scorer.ok()) return WithContext(scorer.status(), "pipeline.scorer_weights");
-  pipeline->scorer_ = std::move(scorer).value();
+  // The learned ranker when the request's bundle has one, the linear scorer otherwise.
+  pipeline->scorer_ = std::make_unique<ranking::GbdtScorer>(std::move(scorer).value());
   pipeline->selectors_.push_back(std::make_unique<rules::RankByScore>());
   if (config.max_per_category > 0) {
     pipeline->selectors_.push_back(
@@ -109,7 +111,7 @@ void Pipeline::Run(RecommendContext& context, std::vector<Candidate>& out) const
     hydrator_->Hydrate(context, out);
   }
   {
-    StageTimer timer(context, scorer_->name(), out);
+    StageTimer timer(context, scorer_->stage_name(context), out);
     scorer_->Score(context, out);
   }
   for (const auto& selector : selectors_) {
