@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "core/log.h"
+#include "quality/checks.h"
 #include "ranking/gbdt_scorer.h"
 
 namespace pulse::serving {
@@ -109,10 +110,12 @@ void Pipeline::Run(RecommendContext& context, std::vector<Candidate>& out) const
   {
     StageTimer timer(context, hydrator_->name(), out);
     hydrator_->Hydrate(context, out);
+    quality::CheckRankingFeatures(out);  // contracts: counted, invalid values → defaults
   }
   {
     StageTimer timer(context, scorer_->stage_name(context), out);
     scorer_->Score(context, out);
+    quality::CheckScores(out);
   }
   for (const auto& selector : selectors_) {
     StageTimer timer(context, selector->name(), out);
