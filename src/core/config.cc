@@ -134,7 +134,7 @@ Status ParseTrain(const YAML::Node& node, TrainConfig* c) {
   const std::string p = "train";
   RETURN_IF_ERROR(CheckKeys(node, p,
                             {"factors", "iterations", "regularization", "alpha", "threads", "seed",
-                             "solver", "cg_steps"}));
+                             "solver", "cg_steps", "ranker_min_rows"}));
   RETURN_IF_ERROR(ReadInt(node, p, "factors", &c->factors));
   RETURN_IF_ERROR(ReadInt(node, p, "iterations", &c->iterations));
   RETURN_IF_ERROR(ReadDouble(node, p, "regularization", &c->regularization));
@@ -143,6 +143,7 @@ Status ParseTrain(const YAML::Node& node, TrainConfig* c) {
   RETURN_IF_ERROR(ReadInt(node, p, "seed", &c->seed));
   RETURN_IF_ERROR(ReadString(node, p, "solver", &c->solver));
   RETURN_IF_ERROR(ReadInt(node, p, "cg_steps", &c->cg_steps));
+  RETURN_IF_ERROR(ReadInt(node, p, "ranker_min_rows", &c->ranker_min_rows));
   return OkStatus();
 }
 
@@ -160,7 +161,7 @@ Status ParsePipeline(const YAML::Node& node, PipelineConfig* c) {
   const std::string p = "pipeline";
   RETURN_IF_ERROR(CheckKeys(node, p,
                             {"sources", "filters", "scorer_weights", "max_per_category",
-                             "default_n", "max_n", "fold_in_items"}));
+                             "default_n", "max_n", "fold_in_items", "feature_log_sample"}));
   if (YAML::Node sources = node["sources"]) {
     if (!sources.IsSequence()) return InvalidArgumentError("pipeline.sources: expected a list");
     c->sources.clear();
@@ -198,6 +199,7 @@ Status ParsePipeline(const YAML::Node& node, PipelineConfig* c) {
   RETURN_IF_ERROR(ReadInt(node, p, "default_n", &c->default_n));
   RETURN_IF_ERROR(ReadInt(node, p, "max_n", &c->max_n));
   RETURN_IF_ERROR(ReadInt(node, p, "fold_in_items", &c->fold_in_items));
+  RETURN_IF_ERROR(ReadDouble(node, p, "feature_log_sample", &c->feature_log_sample));
   return OkStatus();
 }
 
@@ -343,6 +345,10 @@ Status ValidateConfig(const Config& c) {
   if (c.pipeline.max_per_category < 0) return bad("pipeline.max_per_category: must be >= 0");
   if (c.pipeline.fold_in_items < 1) return bad("pipeline.fold_in_items: must be >= 1");
   RETURN_IF_ERROR(ValidateResilience(c));
+  if (!(c.pipeline.feature_log_sample >= 0 && c.pipeline.feature_log_sample <= 1)) {
+    return bad("pipeline.feature_log_sample: must be in 0..1");
+  }
+  if (c.train.ranker_min_rows < 1) return bad("train.ranker_min_rows: must be >= 1");
   return OkStatus();
 }
 

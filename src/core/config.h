@@ -36,6 +36,9 @@ struct TrainConfig {
   // The last user half-step is always exact, so user vectors match serving's fold-in.
   std::string solver = "cg";
   int cg_steps = 3;
+  // The learned ranker (docs/design/ranker.md): trained when the served-feature log joined with
+  // clicks yields at least this many labelled rows; otherwise the bundle keeps the linear scorer.
+  int ranker_min_rows = 1000;
 };
 
 struct IndexConfig {
@@ -60,6 +63,9 @@ struct PipelineConfig {
   int default_n = 10;
   int max_n = 200;
   int fold_in_items = 50;  // recent items folded into the online user vector
+  // Fraction (0..1) of recommend requests whose served items and feature vectors are logged to
+  // the data dir for ranker training (store/served_log.h). 0 = none.
+  double feature_log_sample = 0.0;
 };
 
 struct StoreConfig {

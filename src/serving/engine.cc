@@ -10,6 +10,7 @@
 #include "nlohmann/json.hpp"
 #include "quality/checks.h"
 #include "serving/guarded_feature_store.h"
+#include "serving/feature_log.h"
 #include "store/embedded_feature_store.h"
 #include "store/redis_feature_store.h"
 #include "train/als.h"
@@ -572,6 +573,15 @@ Result<RecommendResponse> Engine::ComputeRecommendation(const RecommendRequest& 
     response.items.push_back(std::move(item));
   }
   SetFallbackRung(response, ranked);
+  if (SampledForFeatureLog(response.request_id, config_.pipeline.feature_log_sample)) {
+    // Ranker training data (serving/feature_log.h); best-effort, never fails the request.
+    const std::string record = store::EncodeServedRequest(
+        MakeServedRequest(context, ranked, response.request_id, request.user_id));
+    if (Status logged = data_dir_->PutServedRecord(context.now_ms, response.request_id, record);
+        !logged.ok()) {
+      LOG_WARN("serving", "served-feature log write failed: ", logged.ToString());
+    }
+  }
   if (request.debug) {
     RecommendDebug debug;
     debug.trace_id = request.trace_id.empty() ? RandomHex(32) : request.trace_id;
