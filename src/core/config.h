@@ -23,6 +23,9 @@ struct ServerConfig {
   int grpc_threads = 4;
   int64_t model_poll_ms = 5000;  // how often serving looks for a newer model bundle
   int64_t drain_timeout_ms = 5000;
+  // Deadline of a recommend request that brings none (gRPC deadline, x-pulse-deadline-ms); 0 =
+  // none.
+  int64_t default_deadline_ms = 0;
 };
 
 struct TrainConfig {
@@ -60,6 +63,12 @@ struct PipelineConfig {
   int default_n = 10;
   int max_n = 200;
   int fold_in_items = 50;  // recent items folded into the online user vector
+  // Test-only fault injection (off by default): the named candidate source waits delay_ms before
+  // fetching (less when the request's deadline comes first), like a slow source that honours it.
+  struct FaultInjection {
+    std::string delay_source;  // a configured source name; "" = off
+    int64_t delay_ms = 0;
+  } fault_injection;
 };
 
 struct StoreConfig {

@@ -122,6 +122,8 @@ class Engine final : public PulseService {
   std::unique_ptr<store::FeatureStore> feature_store_;
   std::atomic<uint64_t> feature_store_fallbacks_{0};
   std::atomic<uint64_t> feature_store_apply_failures_{0};
+  std::atomic<uint64_t> deadline_expired_on_arrival_{0};  // pulse_deadline_exceeded_total
+  std::atomic<uint64_t> deadline_exceeded_in_pipeline_{0};
   std::atomic<std::shared_ptr<const ServingSnapshot>> snapshot_;
   std::mutex catalog_mu_;  // serializes catalog writes with snapshot swaps
   std::mutex reload_mu_;   // one reload at a time
