@@ -41,7 +41,7 @@ struct BenchOptions {
   double unknown_share = 0.05;  // share of requests for never-seen users
   std::string user_prefix = "u";
   int n = 10;                 // items per request
-  int connections = 0;        // HTTP connections / gRPC channels; 0 = 32 HTTP, 4 gRPC
+  int connections = 0;        // HTTP connections / gRPC channels; 0 = 8 HTTP, 4 gRPC
   int64_t timeout_ms = 1000;  // per request; also its deadline
   uint64_t seed = 1;
   bool find_max = false;

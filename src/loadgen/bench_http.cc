@@ -16,8 +16,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string ErrorCode(const httplib::Result& result) {
-  if (!result) return "UNAVAILABLE";
+std::string ErrorCode(const httplib::Result& result, bool timed_out) {
+  // No response: the client's timeout passed (DEADLINE_EXCEEDED, as gRPC reports it), or the
+  // connection failed.
+  if (!result) return timed_out ? "DEADLINE_EXCEEDED" : "UNAVAILABLE";
   // Error bodies are {"error":{"code":…}}; anything else keeps the HTTP status.
   nlohmann::json body = nlohmann::json::parse(result->body, nullptr, /*allow_exceptions=*/false);
   if (body.is_object() && body.contains("error") && body["error"].is_object() &&
@@ -30,7 +32,9 @@ std::string ErrorCode(const httplib::Result& result) {
 }  // namespace
 
 BenchResult RunHttp(const BenchOptions& options, double rps, const ZipfSampler& users) {
-  const int connections = options.connections > 0 ? options.connections : 32;
+  // cpp-httplib serves a keep-alive connection on one server thread for its whole life, so more
+  // connections than the server's http_threads (8 by default) starve; default to that.
+  const int connections = options.connections > 0 ? options.connections : 8;
   ThreadHistograms latencies;
   struct Lane {
     uint64_t ok = 0;
@@ -64,6 +68,7 @@ BenchResult RunHttp(const BenchOptions& options, double rps, const ZipfSampler& 
       while (schedule.Next(&offset_ns)) {
         const auto scheduled = start + std::chrono::nanoseconds(offset_ns);
         std::this_thread::sleep_until(scheduled);
+        const auto sent = Clock::now();
         picker.Next(&user);
         body.clear();
         body.append(R"({"user_id":")").append(user).append(R"(","n":)");
@@ -77,7 +82,9 @@ BenchResult RunHttp(const BenchOptions& options, double rps, const ZipfSampler& 
         if (result && result->status == 200) {
           ++lane.ok;
         } else {
-          ++lane.errors[ErrorCode(result)];
+          const auto sent_for = std::chrono::duration_cast<std::chrono::milliseconds>(
+              done - std::max(scheduled, sent));
+          ++lane.errors[ErrorCode(result, sent_for.count() >= options.timeout_ms)];
         }
       }
     });
