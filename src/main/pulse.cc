@@ -22,7 +22,7 @@ commands:
   import   --data-dir DIR [--items FILE] [--events FILE] [--format jsonl|movielens]
   train    --data-dir DIR [--config FILE]
   eval     --train FILE --test FILE | --input FILE [--split 0.75 --seed S]
-           [--format movielens|jsonl] [--k 10] [--models popular,itemknn,als,pulse] [--tune] [--json]
+           [--format movielens|jsonl] [--k 10] [--models popular,itemknn,ease,als,pulse] [--tune] [--json]
   eval     --format movielens|jsonl FILE --protocol leave-last-out|temporal [--k 10,20] [--json]
   bench    --target ADDR --rps R --duration S [--shape flat|diurnal|spike] [--proto grpc|http]
            [--json] [--users N] [--zipf S] [--unknown-share F] [--n N] [--connections C]

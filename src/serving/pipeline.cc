@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "core/log.h"
+#include "quality/checks.h"
 
 namespace pulse::serving {
 namespace {
@@ -138,11 +139,13 @@ void Pipeline::Run(RecommendContext& context, std::vector<Candidate>& out) const
   {
     StageTimer timer(context, hydrator_->name(), out);
     hydrator_->Hydrate(context, out);
+    quality::CheckRankingFeatures(out);  // contracts: counted, invalid values → defaults
   }
   if (Expired(context)) return;
   {
     StageTimer timer(context, scorer_->name(), out);
     scorer_->Score(context, out);
+    quality::CheckScores(out);
   }
   for (const auto& selector : selectors_) {
     if (Expired(context)) return;
