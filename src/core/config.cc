@@ -55,9 +55,10 @@ Status ReadDouble(const YAML::Node& n, const std::string& p, const char* k, doub
 
 Status ParseServer(const YAML::Node& node, ServerConfig* c) {
   const std::string p = "server";
-  RETURN_IF_ERROR(CheckKeys(node, p,
-                            {"http_addr", "grpc_addr", "role", "max_body_bytes", "http_threads",
-                             "grpc_threads", "model_poll_ms", "drain_timeout_ms"}));
+  RETURN_IF_ERROR(
+      CheckKeys(node, p,
+                {"http_addr", "grpc_addr", "role", "max_body_bytes", "http_threads", "grpc_threads",
+                 "model_poll_ms", "drain_timeout_ms", "default_deadline_ms"}));
   RETURN_IF_ERROR(ReadString(node, p, "http_addr", &c->http_addr));
   RETURN_IF_ERROR(ReadString(node, p, "grpc_addr", &c->grpc_addr));
   RETURN_IF_ERROR(ReadString(node, p, "role", &c->role));
@@ -66,6 +67,7 @@ Status ParseServer(const YAML::Node& node, ServerConfig* c) {
   RETURN_IF_ERROR(ReadInt(node, p, "grpc_threads", &c->grpc_threads));
   RETURN_IF_ERROR(ReadInt(node, p, "model_poll_ms", &c->model_poll_ms));
   RETURN_IF_ERROR(ReadInt(node, p, "drain_timeout_ms", &c->drain_timeout_ms));
+  RETURN_IF_ERROR(ReadInt(node, p, "default_deadline_ms", &c->default_deadline_ms));
   return OkStatus();
 }
 
@@ -159,9 +161,10 @@ Status ParseIndex(const YAML::Node& node, IndexConfig* c) {
 
 Status ParsePipeline(const YAML::Node& node, PipelineConfig* c) {
   const std::string p = "pipeline";
-  RETURN_IF_ERROR(CheckKeys(node, p,
-                            {"sources", "filters", "scorer_weights", "max_per_category",
-                             "default_n", "max_n", "fold_in_items", "feature_log_sample"}));
+  RETURN_IF_ERROR(
+      CheckKeys(node, p,
+                {"sources", "filters", "scorer_weights", "max_per_category", "default_n", "max_n",
+                 "fold_in_items", "feature_log_sample", "fault_injection"}));
   if (YAML::Node sources = node["sources"]) {
     if (!sources.IsSequence()) return InvalidArgumentError("pipeline.sources: expected a list");
     c->sources.clear();
@@ -200,6 +203,12 @@ Status ParsePipeline(const YAML::Node& node, PipelineConfig* c) {
   RETURN_IF_ERROR(ReadInt(node, p, "max_n", &c->max_n));
   RETURN_IF_ERROR(ReadInt(node, p, "fold_in_items", &c->fold_in_items));
   RETURN_IF_ERROR(ReadDouble(node, p, "feature_log_sample", &c->feature_log_sample));
+  if (YAML::Node fault = node["fault_injection"]) {
+    const std::string fp = "pipeline.fault_injection";
+    RETURN_IF_ERROR(CheckKeys(fault, fp, {"delay_source", "delay_ms"}));
+    RETURN_IF_ERROR(ReadString(fault, fp, "delay_source", &c->fault_injection.delay_source));
+    RETURN_IF_ERROR(ReadInt(fault, fp, "delay_ms", &c->fault_injection.delay_ms));
+  }
   return OkStatus();
 }
 
@@ -349,6 +358,12 @@ Status ValidateConfig(const Config& c) {
     return bad("pipeline.feature_log_sample: must be in 0..1");
   }
   if (c.train.ranker_min_rows < 1) return bad("train.ranker_min_rows: must be >= 1");
+  if (c.server.default_deadline_ms < 0 || c.server.default_deadline_ms > 3'600'000) {
+    return bad("server.default_deadline_ms: must be between 0 and 3600000");
+  }
+  if (c.pipeline.fault_injection.delay_ms < 0 || c.pipeline.fault_injection.delay_ms > 60'000) {
+    return bad("pipeline.fault_injection.delay_ms: must be between 0 and 60000");
+  }
   return OkStatus();
 }
 

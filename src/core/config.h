@@ -23,6 +23,9 @@ struct ServerConfig {
   int grpc_threads = 4;
   int64_t model_poll_ms = 5000;  // how often serving looks for a newer model bundle
   int64_t drain_timeout_ms = 5000;
+  // Deadline of a recommend request that brings none (gRPC deadline, x-pulse-deadline-ms); 0 =
+  // none.
+  int64_t default_deadline_ms = 0;
 };
 
 struct TrainConfig {
@@ -66,6 +69,12 @@ struct PipelineConfig {
   // Fraction (0..1) of recommend requests whose served items and feature vectors are logged to
   // the data dir for ranker training (store/served_log.h). 0 = none.
   double feature_log_sample = 0.0;
+  // Test-only fault injection (off by default): the named candidate source waits delay_ms before
+  // fetching (less when the request's deadline comes first), like a slow source that honours it.
+  struct FaultInjection {
+    std::string delay_source;  // a configured source name; "" = off
+    int64_t delay_ms = 0;
+  } fault_injection;
 };
 
 struct StoreConfig {

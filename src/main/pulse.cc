@@ -6,6 +6,7 @@
 
 #include "core/build_info.h"
 #include "evaluation/commands.h"
+#include "loadgen/bench.h"
 #include "main/commands.h"
 #include "tools/commands.h"
 #include "train/commands.h"
@@ -23,6 +24,9 @@ commands:
   eval     --train FILE --test FILE | --input FILE [--split 0.75 --seed S]
            [--format movielens|jsonl] [--k 10] [--models popular,itemknn,ease,als,pulse] [--tune] [--json]
   eval     --format movielens|jsonl FILE --protocol leave-last-out|temporal [--k 10,20] [--json]
+  bench    --target ADDR --rps R --duration S [--shape flat|diurnal|spike] [--proto grpc|http]
+           [--json] [--users N] [--zipf S] [--unknown-share F] [--n N] [--connections C]
+           [--timeout-ms T] [--seed S] [--find-max [--p99-ms B] [--step F] [--max-steps K]]
   version
 )";
 
@@ -41,6 +45,7 @@ int main(int argc, char** argv) {
   if (command == "import") return pulse::tools::RunImportCommand(args);
   if (command == "train") return pulse::train::RunTrainCommand(args);
   if (command == "eval") return pulse::evaluation::RunEvalCommand(args);
+  if (command == "bench") return pulse::loadgen::RunBenchCommand(args);
   if (command == "version" || command == "--version") {
     std::printf("pulse %s (%s build, git %s)\n", pulse::build_info::kVersion,
                 pulse::build_info::kBuildType, pulse::build_info::kGitRevision);

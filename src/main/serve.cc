@@ -6,6 +6,7 @@
 
 #include "api/grpc_server.h"
 #include "api/http_server.h"
+#include "core/clock.h"
 #include "core/flags.h"
 #include "core/log.h"
 #include "ingest/kafka_source.h"
@@ -153,11 +154,17 @@ int RunServer(const Config& config, const StartedHook& on_started) {
   }
 
   stopping = true;
-  grpc.SetServing(false);  // load balancers stop sending first
+  // Drain: health flips first (load balancers stop sending), then both servers refuse new
+  // requests and finish the in-flight ones, in parallel so the drain takes one timeout, not two.
+  const Stopwatch drain;
+  grpc.SetServing(false);
+  http.SetDraining();
   if (hook_thread.joinable()) hook_thread.join();
+  std::thread http_stop([&http] { http.Stop(); });
   if (kafka) kafka->Stop();  // finishes its batch and commits its offsets
   grpc.Stop(config.server.drain_timeout_ms);
-  http.Stop();
+  http_stop.join();
+  LOG_INFO("serve", "drained in ", drain.ElapsedMicros() / 1000, " ms");
   (*engine)->StopModelWatcher();
   LOG_INFO("serve", "stopped");
   return 0;

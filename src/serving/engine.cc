@@ -287,6 +287,13 @@ Status Engine::ReplayIntoNearline() {
 
 void Engine::RenderMetrics(std::string* out) const {
   out->append(ingest_metrics_.RenderPrometheus());
+  obs::RenderHeader(out, "pulse_deadline_exceeded_total", "counter",
+                    "Recommend requests past their deadline: on arrival (no work done) or in the "
+                    "pipeline (no later stage started).");
+  StrAppend(*out, "pulse_deadline_exceeded_total{where=\"arrival\"} ",
+            deadline_expired_on_arrival_.load(std::memory_order_relaxed), "\n");
+  StrAppend(*out, "pulse_deadline_exceeded_total{where=\"pipeline\"} ",
+            deadline_exceeded_in_pipeline_.load(std::memory_order_relaxed), "\n");
   obs::RenderHeader(out, "pulse_feature_freshness_seconds", "histogram",
                     "Event time to feature visible, for live events.");
   freshness_seconds_.Render(out, "pulse_feature_freshness_seconds", "");
@@ -520,6 +527,10 @@ Result<RecommendResponse> Engine::ComputeRecommendation(const RecommendRequest& 
   recommend_computations_.fetch_add(1, std::memory_order_relaxed);
   if (compute_hook_for_test_) compute_hook_for_test_();
   RETURN_IF_ERROR(ValidateRecommendRequest(request));
+  if (request.deadline_us > 0 && start_us >= request.deadline_us) {
+    deadline_expired_on_arrival_.fetch_add(1, std::memory_order_relaxed);
+    return DeadlineExceededError("deadline passed before the request was served");
+  }
   std::shared_ptr<const ServingSnapshot> snapshot = snapshot_.load();
   if (!snapshot) return FailedPreconditionError("no model loaded yet (run `pulse train`)");
 
@@ -531,6 +542,7 @@ Result<RecommendResponse> Engine::ComputeRecommendation(const RecommendRequest& 
   context.n = request.n.value_or(config_.pipeline.default_n);
   context.now_ms = clock_.NowMillis();
   context.debug = request.debug;
+  context.deadline_us = request.deadline_us;
   {
     const int64_t user_start_us = SteadyMicros();
     if (Status prepared = PrepareUser(*snapshot, request, context); !prepared.ok()) {
@@ -558,6 +570,11 @@ Result<RecommendResponse> Engine::ComputeRecommendation(const RecommendRequest& 
   // Reused per thread: the candidate list is the largest per-request buffer.
   thread_local std::vector<Candidate> ranked;
   pipeline_->Run(context, ranked);
+  if (context.deadline_exceeded) {
+    deadline_exceeded_in_pipeline_.fetch_add(1, std::memory_order_relaxed);
+    return DeadlineExceededError(
+        StrCat("deadline exceeded after ", context.stages.size(), " pipeline stages"));
+  }
 
   RecommendResponse response;
   response.request_id = RandomHex(32);

@@ -196,6 +196,8 @@ class Engine final : public PulseService {
   std::unique_ptr<store::FeatureStore> feature_store_;
   std::atomic<uint64_t> feature_store_fallbacks_{0};
   std::atomic<uint64_t> feature_store_apply_failures_{0};
+  std::atomic<uint64_t> deadline_expired_on_arrival_{0};  // pulse_deadline_exceeded_total
+  std::atomic<uint64_t> deadline_exceeded_in_pipeline_{0};
   std::atomic<uint64_t> feature_store_refill_reads_{0};  // answered from the embedded copy
   std::atomic<uint64_t> feature_store_own_reads_{0};     // read-your-writes from the embedded copy
   std::atomic<uint64_t> feature_store_backpressure_{0};  // publish calls refused for lag
