@@ -25,6 +25,16 @@ struct ServerConfig {
   int64_t drain_timeout_ms = 5000;
 };
 
+// Periodic retraining inside `pulse serve` (roles all and nearline); see
+// rollout/retrain_scheduler.h.
+struct RetrainScheduleConfig {
+  int64_t interval_s = 0;         // how often to consider a retrain; 0 = never
+  int64_t min_new_events = 1000;  // events appended since the last bundle needed to retrain
+  int threads = 1;         // training threads of a scheduled retrain (requests keep the rest)
+  int nice = 10;           // niceness of the retrain threads (0..19; higher = lower priority)
+  int keep_versions = 10;  // bundles kept after a retrain (newest N + the pinned one); 0 = all
+};
+
 struct TrainConfig {
   int factors = 64;
   int iterations = 15;
@@ -36,6 +46,10 @@ struct TrainConfig {
   // The last user half-step is always exact, so user vectors match serving's fold-in.
   std::string solver = "cg";
   int cg_steps = 3;
+  // Held-out check written into the manifest (metrics): the newest interaction of up to this many
+  // users is held out and a model trained on the rest is scored on it; 0 = skip.
+  int eval_users = 1000;
+  RetrainScheduleConfig schedule;
 };
 
 struct IndexConfig {

@@ -6,6 +6,7 @@
 
 #include "core/build_info.h"
 #include "main/commands.h"
+#include "rollout/commands.h"
 #include "tools/commands.h"
 #include "train/commands.h"
 
@@ -19,6 +20,7 @@ commands:
   gen      --users N --items M --events E --out DIR [--seed S]
   import   --data-dir DIR [--items FILE] [--events FILE] [--format jsonl|movielens]
   train    --data-dir DIR [--config FILE]
+  models   list [--data-dir DIR] [--json] | show VERSION [--json] | activate VERSION|latest [--unpin]
   eval     --format movielens|jsonl FILE --protocol leave-last-out|temporal [--k 10,20] [--json]
   version
 )";
@@ -37,6 +39,7 @@ int main(int argc, char** argv) {
   if (command == "gen") return pulse::tools::RunGenCommand(args);
   if (command == "import") return pulse::tools::RunImportCommand(args);
   if (command == "train") return pulse::train::RunTrainCommand(args);
+  if (command == "models") return pulse::rollout::RunModelsCommand(args);
   if (command == "eval") return pulse::train::RunEvalCommand(args);
   if (command == "version" || command == "--version") {
     std::printf("pulse %s (%s build, git %s)\n", pulse::build_info::kVersion,

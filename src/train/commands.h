@@ -19,12 +19,51 @@
 // Thread-safety: meant to be called once from main.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 #include <vector>
+
+#include "core/config.h"
+#include "core/status.h"
+
+namespace pulse::store {
+class DataDir;
+}
 
 namespace pulse::train {
 
 int RunTrainCommand(const std::vector<std::string>& args);
+
+// One training run, as `pulse train` does it and as a scheduled retrain inside `pulse serve`
+// does it (one code path): read every event of `data_dir`, train ALS (config.train), build the
+// ANN index (config.index), run the held-out check (config.train.eval_users), write the next
+// bundle under data_dir.models_dir(). Thread-safety: may run while the data dir takes writes;
+// the run sees the log up to the moment its read pass reaches the end.
+struct TrainRunOptions {
+  bool progress = false;                      // "\r" progress lines on stderr (a terminal)
+  const std::atomic<bool>* cancel = nullptr;  // checked between steps and ALS iterations
+};
+struct TrainRunSummary {
+  std::string version;  // the bundle written
+  std::string dir;
+  uint64_t events = 0;          // events read
+  uint64_t last_event_seq = 0;  // log sequence of the last event read (0: empty log)
+  size_t users = 0;
+  size_t items = 0;
+  size_t interactions = 0;
+  int dim = 0;
+  double open_seconds = 0;  // set by the caller that opened the data dir
+  double read_seconds = 0;
+  double als_seconds = 0;
+  double index_seconds = 0;
+  double eval_seconds = 0;
+  double write_seconds = 0;
+};
+// FailedPrecondition when there is nothing to train on; Cancelled when *options.cancel turned
+// true; otherwise the failing step's status with context. Writes nothing on failure.
+Result<TrainRunSummary> TrainAndWriteBundle(const store::DataDir& data_dir, const Config& config,
+                                            const TrainRunOptions& options);
 int RunEvalCommand(const std::vector<std::string>& args);
 
 }  // namespace pulse::train
