@@ -67,6 +67,13 @@ class Progress {
   const bool enabled_;
 };
 
+// `value` with `digits` decimals, for progress lines.
+std::string Fixed(double value, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.*f", digits, value);
+  return buf;
+}
+
 constexpr uint64_t kProgressEveryEvents = (uint64_t{1} << 18) - 1;  // a mask: every 262,144
 
 AlsOptions AlsProgressOptions(Progress& progress, std::string label,
@@ -76,7 +83,7 @@ AlsOptions AlsProgressOptions(Progress& progress, std::string label,
   if (!progress.enabled()) return options;
   options.on_iteration = [&progress, label = std::move(label)](const AlsProgress& p) {
     const std::string line = StrCat(label, " iteration ", p.iteration, "/", p.iterations, "  ",
-                                    static_cast<int64_t>(p.elapsed_seconds * 10) / 10.0, " s");
+                                    Fixed(p.elapsed_seconds, 1), " s");
     if (p.iteration == p.iterations) {
       progress.Done(line);
     } else {
@@ -163,8 +170,8 @@ Result<nlohmann::json> HeldOutMetrics(const Interactions& data, const TrainConfi
     return nlohmann::json{{"skipped", "no metrics"}};
   }
   const MetricsAtK& m = als_metrics[0];
-  progress.Done(StrCat("held-out check: Recall@10 ", m.recall, ", NDCG@10 ", m.ndcg, " over ",
-                       m.users, " users"));
+  progress.Done(StrCat("held-out check: Recall@10 ", Fixed(m.recall, 4), ", NDCG@10 ",
+                       Fixed(m.ndcg, 4), " over ", m.users, " users"));
   return nlohmann::json{{"protocol", "leave-last-out"},
                         {"k", kK},
                         {"users", m.users},
@@ -274,7 +281,7 @@ Result<TrainRunSummary> TrainAndWriteBundle(const store::DataDir& data_dir, cons
   if (!index.ok()) return WithContext(index.status(), "building the ANN index");
   summary.index_seconds = index_time.ElapsedSeconds();
   progress.Done(StrCat("built the ", config.index.type, " index over ", model->num_items,
-                       " items in ", summary.index_seconds, " s"));
+                       " items in ", Fixed(summary.index_seconds, 2), " s"));
   if (cancelled()) return CancelledError("training cancelled after building the index");
 
   Stopwatch eval_time;
