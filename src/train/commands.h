@@ -1,11 +1,14 @@
 // train/commands.h — the `pulse train` and `pulse eval` subcommands.
 //
 //   pulse train [--data-dir DIR] [--config FILE]
-//       Reads every event of the data directory, trains ALS embeddings (progress on stderr when it
-//       is a terminal), computes "popular now" (engagement weight decayed with a 7-day half-life
-//       relative to the newest event), builds the ANN index over the item vectors and writes the
-//       next model bundle version under DIR/models. Prints the version, counts and timings.
-//       --data-dir overrides the config file's data_dir.
+//       Reads every event of the data directory, trains ALS embeddings, computes "popular now"
+//       (engagement weight decayed with a 7-day half-life relative to the newest event), builds
+//       the ANN index over the item vectors, runs a held-out check (train.eval_users) and writes
+//       the next model bundle version under DIR/models; the manifest records the data range,
+//       parameters, metrics and feature schema (docs/design/model-bundle.md). Progress lines
+//       (events read, ALS iterations, index build, held-out check, write) go to stderr only when
+//       it is a terminal. Prints the version, counts and timings. --data-dir overrides the config
+//       file's data_dir.
 //   pulse eval --format jsonl|movielens FILE --protocol leave-last-out|temporal [--k 10,20]
 //              [--json] [--config FILE]
 //       Offline quality of ALS (config.train) and the popularity baseline (see eval.h): a table,
