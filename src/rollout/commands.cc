@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -38,6 +39,10 @@ Result<Context> LoadContext(const Flags& flags) {
   }
   const std::string dir = flags.GetString("data-dir", config.data_dir);
   if (dir.empty()) return InvalidArgumentError("--data-dir is empty");
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return NotFoundError(StrCat("data directory ", dir, " does not exist"));
+  }
   return Context{StrCat(dir, "/models"), config.index};
 }
 

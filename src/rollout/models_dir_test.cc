@@ -180,6 +180,7 @@ TEST_F(ModelsDirTest, CommandExitCodes) {
   EXPECT_EQ(RunModelsCommand({}), 2);
   EXPECT_EQ(RunModelsCommand({"frobnicate"}), 2);
   EXPECT_EQ(RunModelsCommand({"list", "--bogus"}), 2);
+  EXPECT_EQ(RunModelsCommand({"list", "--data-dir", dir + "/nonexistent"}), 1);
 }
 
 TEST_F(ModelsDirTest, PruneKeepsNewestPinnedAndProtected) {
