@@ -23,7 +23,7 @@ commands:
   train    --data-dir DIR [--config FILE]
   models   list [--data-dir DIR] [--json] | show VERSION [--json] | activate VERSION|latest [--unpin]
   eval     --train FILE --test FILE | --input FILE [--split 0.75 --seed S]
-           [--format movielens|jsonl] [--k 10] [--models popular,itemknn,als,pulse] [--tune] [--json]
+           [--format movielens|jsonl] [--k 10] [--models popular,itemknn,ease,als,pulse] [--tune] [--json]
   eval     --format movielens|jsonl FILE --protocol leave-last-out|temporal [--k 10,20] [--json]
   version
 )";

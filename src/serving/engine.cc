@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "ingest/json_codec.h"
 #include "nlohmann/json.hpp"
+#include "quality/checks.h"
 #include "rollout/models_dir.h"
 #include "store/embedded_feature_store.h"
 #include "store/redis_feature_store.h"
@@ -118,7 +119,10 @@ Result<store::UserHistory> Engine::ReadUserHistory(std::string_view user_id, boo
       feature_store_own_reads_.fetch_add(1, std::memory_order_relaxed);
       // Exact for this process's events; while the store is failing, other replicas' events
       // may be missing too: degraded.
-      if (!applier_->healthy()) *degraded = true;
+      if (!applier_->healthy()) {
+        feature_store_fallbacks_.fetch_add(1, std::memory_order_relaxed);
+        *degraded = true;
+      }
       return data_dir_->GetUserHistory(user_id);
     }
   }
@@ -141,6 +145,7 @@ void Engine::ApplyToNearline(std::span<const Event> events, bool live) {
   std::lock_guard<std::mutex> lock(nearline_mu_);
   nearline::ApplyStats stats = nearline_->Apply(events, clock_.NowMillis());
   if (!live) return;
+  quality::CheckNearline(*nearline_, events);  // feature contracts and drift (live events only)
   // Replayed history is not news: freshness measures live events only.
   for (double seconds : stats.freshness_seconds) freshness_seconds_.Observe(seconds);
   // Live events come from the writer thread right after their append, and it is the only
@@ -284,6 +289,8 @@ void Engine::RenderMetrics(std::string* out) const {
                     "Requests served from a lower rung, by reason.");
   StrAppend(*out, "pulse_fallback_total{reason=\"feature_store_unavailable\"} ",
             feature_store_fallbacks_.load(std::memory_order_relaxed), "\n");
+  StrAppend(*out, "pulse_fallback_total{reason=\"feature_store_refilling\"} ",
+            feature_store_refill_reads_.load(std::memory_order_relaxed), "\n");
   RenderFeatureStoreMetrics(out);
   nearline::ProcessorCounters counters = nearline_->counters();
   obs::RenderHeader(out, "pulse_nearline_events_total", "counter",
@@ -424,6 +431,7 @@ Result<bool> Engine::ReloadModelIfNewer() {
     std::lock_guard<std::mutex> lock(catalog_mu_);
     ASSIGN_OR_RETURN(auto snapshot, BuildSnapshot(std::move(model).value()));
     snapshot_.store(snapshot);
+    quality::DefaultDataQuality().ResetReference();  // a new model's scores are a new normal
     LOG_INFO("serving", "serving model ", *it, " (", snapshot->model->items.size(), " items, ",
              snapshot->model->users.size(), " users)");
     return true;
@@ -465,6 +473,7 @@ Result<bool> Engine::ReloadPinnedModelLocked(const Result<std::optional<std::str
   std::lock_guard<std::mutex> lock(catalog_mu_);
   ASSIGN_OR_RETURN(auto snapshot, BuildSnapshot(std::move(model).value()));
   snapshot_.store(snapshot);
+  quality::DefaultDataQuality().ResetReference();  // as for any swap: a new normal
   LOG_INFO("serving", "serving pinned model ", version, " (", snapshot->model->items.size(),
            " items, ", snapshot->model->users.size(), " users)",
            current ? StrCat("; was ", current->model->version) : std::string());
