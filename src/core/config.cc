@@ -136,7 +136,7 @@ Status ParseTrain(const YAML::Node& node, TrainConfig* c) {
   const std::string p = "train";
   RETURN_IF_ERROR(CheckKeys(node, p,
                             {"factors", "iterations", "regularization", "alpha", "threads", "seed",
-                             "solver", "cg_steps", "ranker_min_rows"}));
+                             "solver", "cg_steps", "ranker_min_rows", "eval_users", "schedule"}));
   RETURN_IF_ERROR(ReadInt(node, p, "factors", &c->factors));
   RETURN_IF_ERROR(ReadInt(node, p, "iterations", &c->iterations));
   RETURN_IF_ERROR(ReadDouble(node, p, "regularization", &c->regularization));
@@ -146,6 +146,17 @@ Status ParseTrain(const YAML::Node& node, TrainConfig* c) {
   RETURN_IF_ERROR(ReadString(node, p, "solver", &c->solver));
   RETURN_IF_ERROR(ReadInt(node, p, "cg_steps", &c->cg_steps));
   RETURN_IF_ERROR(ReadInt(node, p, "ranker_min_rows", &c->ranker_min_rows));
+  RETURN_IF_ERROR(ReadInt(node, p, "eval_users", &c->eval_users));
+  if (YAML::Node schedule = node["schedule"]) {
+    const std::string sp = "train.schedule";
+    RETURN_IF_ERROR(CheckKeys(
+        schedule, sp, {"interval_s", "min_new_events", "threads", "nice", "keep_versions"}));
+    RETURN_IF_ERROR(ReadInt(schedule, sp, "interval_s", &c->schedule.interval_s));
+    RETURN_IF_ERROR(ReadInt(schedule, sp, "min_new_events", &c->schedule.min_new_events));
+    RETURN_IF_ERROR(ReadInt(schedule, sp, "threads", &c->schedule.threads));
+    RETURN_IF_ERROR(ReadInt(schedule, sp, "nice", &c->schedule.nice));
+    RETURN_IF_ERROR(ReadInt(schedule, sp, "keep_versions", &c->schedule.keep_versions));
+  }
   return OkStatus();
 }
 
@@ -334,6 +345,18 @@ Status ValidateConfig(const Config& c) {
   }
   if (c.train.cg_steps < 1 || c.train.cg_steps > 100) {
     return bad("train.cg_steps: must be in 1..100");
+  }
+  if (c.train.eval_users < 0) return bad("train.eval_users: must be >= 0");
+  if (c.train.schedule.interval_s < 0) return bad("train.schedule.interval_s: must be >= 0");
+  if (c.train.schedule.min_new_events < 0) {
+    return bad("train.schedule.min_new_events: must be >= 0");
+  }
+  if (c.train.schedule.threads < 0) return bad("train.schedule.threads: must be >= 0");
+  if (c.train.schedule.nice < 0 || c.train.schedule.nice > 19) {
+    return bad("train.schedule.nice: must be in 0..19");
+  }
+  if (c.train.schedule.keep_versions < 0) {
+    return bad("train.schedule.keep_versions: must be >= 0");
   }
   if (c.index.type != "hnsw" && c.index.type != "flat") {
     return bad("index.type: expected hnsw or flat");

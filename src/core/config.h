@@ -28,6 +28,16 @@ struct ServerConfig {
   int64_t default_deadline_ms = 0;
 };
 
+// Periodic retraining inside `pulse serve` (roles all and nearline); see
+// rollout/retrain_scheduler.h.
+struct RetrainScheduleConfig {
+  int64_t interval_s = 0;         // how often to consider a retrain; 0 = never
+  int64_t min_new_events = 1000;  // events appended since the last bundle needed to retrain
+  int threads = 1;         // training threads of a scheduled retrain (requests keep the rest)
+  int nice = 10;           // niceness of the retrain threads (0..19; higher = lower priority)
+  int keep_versions = 10;  // bundles kept after a retrain (newest N + the pinned one); 0 = all
+};
+
 struct TrainConfig {
   int factors = 64;
   int iterations = 15;
@@ -42,6 +52,10 @@ struct TrainConfig {
   // The learned ranker (docs/design/ranker.md): trained when the served-feature log joined with
   // clicks yields at least this many labelled rows; otherwise the bundle keeps the linear scorer.
   int ranker_min_rows = 1000;
+  // Held-out check written into the manifest (metrics): the newest interaction of up to this many
+  // users is held out and a model trained on the rest is scored on it; 0 = skip.
+  int eval_users = 1000;
+  RetrainScheduleConfig schedule;
 };
 
 struct IndexConfig {

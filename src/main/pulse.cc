@@ -8,6 +8,7 @@
 #include "evaluation/commands.h"
 #include "loadgen/bench.h"
 #include "main/commands.h"
+#include "rollout/commands.h"
 #include "tools/commands.h"
 #include "train/commands.h"
 
@@ -21,6 +22,7 @@ commands:
   gen      --users N --items M --events E --out DIR [--seed S]
   import   --data-dir DIR [--items FILE] [--events FILE] [--format jsonl|movielens]
   train    --data-dir DIR [--config FILE]
+  models   list [--data-dir DIR] [--json] | show VERSION [--json] | activate VERSION|latest [--unpin]
   eval     --train FILE --test FILE | --input FILE [--split 0.75 --seed S]
            [--format movielens|jsonl] [--k 10] [--models popular,itemknn,ease,als,pulse] [--tune] [--json]
   eval     --format movielens|jsonl FILE --protocol leave-last-out|temporal [--k 10,20] [--json]
@@ -44,6 +46,7 @@ int main(int argc, char** argv) {
   if (command == "gen") return pulse::tools::RunGenCommand(args);
   if (command == "import") return pulse::tools::RunImportCommand(args);
   if (command == "train") return pulse::train::RunTrainCommand(args);
+  if (command == "models") return pulse::rollout::RunModelsCommand(args);
   if (command == "eval") return pulse::evaluation::RunEvalCommand(args);
   if (command == "bench") return pulse::loadgen::RunBenchCommand(args);
   if (command == "version" || command == "--version") {
