@@ -911,6 +911,7 @@ Result<RecommendResponse> Engine::RecommendThroughCache(const RecommendRequest& 
     CountRung(fallback_rungs_, (*hit)->fallback);
     return answer(**hit);
   }
+  bool computed_here = false;  // this caller ran the pipeline (not a follower, not a late hit)
   resilience::SingleFlight<Result<CachedResponse>>::Outcome outcome =
       recommend_flight_.Do(key, [&]() -> Result<CachedResponse> {
         // A leader that finished just before this one registered may have stored the answer.
@@ -920,6 +921,7 @@ Result<RecommendResponse> Engine::RecommendThroughCache(const RecommendRequest& 
         // Taken before anything is read: an event acknowledged meanwhile refuses the store.
         const auto token = result_cache_->Begin(request.user_id);
         ASSIGN_OR_RETURN(RecommendResponse computed, ComputeRecommendation(request));
+        computed_here = true;
         auto shared = std::make_shared<const RecommendResponse>(std::move(computed));
         // A degraded answer is not reused: the next request tries the full path again.
         if (!shared->degraded) result_cache_->Store(request.user_id, key, token, shared);
@@ -927,6 +929,10 @@ Result<RecommendResponse> Engine::RecommendThroughCache(const RecommendRequest& 
       });
   if (!outcome.value.ok()) return outcome.value.status();
   if (outcome.shared) CountRung(fallback_rungs_, (*outcome.value)->fallback);
+  // The computing caller keeps the request id its served features were logged under, so
+  // exposures and clicks that carry it join the ranker's training rows; every other caller
+  // gets an id of its own.
+  if (computed_here) return RecommendResponse(**outcome.value);
   return answer(**outcome.value);
 }
 
