@@ -10,6 +10,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <thread>
 #include <utility>
@@ -18,6 +19,8 @@
 #include "api/json_api.h"
 #include "core/log.h"
 #include "ingest/json_codec.h"
+#include "obs/runtime_metrics.h"
+#include "obs/trace.h"
 #include "pulse/v1/pulse.grpc.pb.h"
 #include "pulse/v1/pulse.pb.h"
 
@@ -29,7 +32,7 @@ constexpr char kRecommenderService[] = "pulse.v1.Recommender";
 // Fixed workers over a bounded queue: the service runs here, never on gRPC's callback threads.
 class WorkerPool {
  public:
-  WorkerPool(int threads, size_t capacity) : capacity_(capacity) {
+  WorkerPool(int threads, size_t capacity) : capacity_(capacity), metrics_("grpc", threads) {
     for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { Run(); });
   }
   ~WorkerPool() { Shutdown(); }
@@ -38,8 +41,11 @@ class WorkerPool {
   bool TrySubmit(std::function<void()>&& task) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (shutdown_ || queue_.size() >= capacity_) return false;
-      queue_.push_back(std::move(task));
+      if (shutdown_ || queue_.size() >= capacity_) {
+        metrics_.OnReject();
+        return false;
+      }
+      queue_.push_back({std::move(task), metrics_.OnEnqueue()});
     }
     cv_.notify_one();
     return true;
@@ -59,7 +65,7 @@ class WorkerPool {
  private:
   void Run() {
     for (;;) {
-      std::function<void()> task;
+      Queued task;
       {
         std::unique_lock<std::mutex> lock(mu_);
         cv_.wait(lock, [this] { return shutdown_ || !queue_.empty(); });
@@ -67,14 +73,21 @@ class WorkerPool {
         task = std::move(queue_.front());
         queue_.pop_front();
       }
-      task();
+      metrics_.OnStart(task.enqueued);
+      task.fn();
+      metrics_.OnDone();
     }
   }
 
+  struct Queued {
+    std::function<void()> fn;
+    obs::PoolMetrics::TimePoint enqueued;
+  };
   const size_t capacity_;
+  obs::PoolMetrics metrics_;  // pool="grpc": utilisation, queue depth and wait, rejections
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;
+  std::deque<Queued> queue_;
   bool shutdown_ = false;
   std::vector<std::thread> workers_;
 };
@@ -245,23 +258,42 @@ grpc::ServerUnaryReactor* GrpcServer::Impl::Run(grpc::CallbackServerContext* con
                                                 std::function<Status()> work) {
   auto* reactor = context->DefaultReactor();
   const auto start = std::chrono::steady_clock::now();
-  auto finish = [this, reactor, method, start](const Status& status) {
+  // Metrics, trace and access log first: the context may go as soon as the reactor finishes.
+  auto finish = [this, reactor, method, start](const Status& status,
+                                               std::optional<obs::RequestTrace>& trace) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     metrics->Record(method, StatusCodeName(status.code()), seconds);
+    FinishApiCall(trace, "grpc", method, status, seconds, 0);
     reactor->Finish(ToGrpcStatus(status));
   };
-  std::function<void()> task = [context, work = std::move(work), finish] {
-    if (context->IsCancelled()) {
-      finish(CancelledError("call cancelled while queued"));
-    } else if (std::chrono::system_clock::now() > context->deadline()) {
-      finish(DeadlineExceededError("deadline passed before the request was served"));
-    } else {
-      finish(work());
+  std::function<void()> task = [context, method, work = std::move(work), finish] {
+    // The call's trace, from the traceparent metadata (a malformed one starts a new trace),
+    // current for this worker while the service runs.
+    std::string_view traceparent;
+    const auto& metadata = context->client_metadata();
+    if (auto it = metadata.find("traceparent"); it != metadata.end()) {
+      traceparent = std::string_view(it->second.data(), it->second.size());
     }
+    std::optional<obs::RequestTrace> trace;
+    trace.emplace(traceparent, StrCat("grpc ", method), obs::GlobalTracer().enabled());
+    Status status;
+    {
+      ScopedLogContext log_context(std::string_view(), trace->trace_id_hex());
+      obs::ActiveTrace active_trace(&*trace);
+      if (context->IsCancelled()) {
+        status = CancelledError("call cancelled while queued");
+      } else if (std::chrono::system_clock::now() > context->deadline()) {
+        status = DeadlineExceededError("deadline passed before the request was served");
+      } else {
+        status = work();
+      }
+    }
+    finish(status, trace);
   };
   if (!pool->TrySubmit(std::move(task))) {
-    finish(ResourceExhaustedError("server overloaded: too many queued requests"));
+    std::optional<obs::RequestTrace> no_trace;
+    finish(ResourceExhaustedError("server overloaded: too many queued requests"), no_trace);
   }
   return reactor;
 }

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "ingest/kafka_source.h"
 #include "main/commands.h"
+#include "obs/setup.h"
 #include "serving/engine.h"
 #include "store/data_dir.h"
 
@@ -40,6 +41,9 @@ int RunServer(const Config& config, const StartedHook& on_started) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // Tracer, SLO targets, log rate limits, process metrics: before anything serves.
+  obs::ConfigureObservability(config.obs);
 
   auto data_dir = store::DataDir::Open(config.data_dir, config.store);
   if (!data_dir.ok())

@@ -8,6 +8,8 @@
 #include "core/log.h"
 #include "ingest/json_codec.h"
 #include "nlohmann/json.hpp"
+#include "obs/slo.h"
+#include "obs/trace.h"
 #include "store/embedded_feature_store.h"
 #include "store/redis_feature_store.h"
 #include "train/als.h"
@@ -76,6 +78,12 @@ Engine::Engine(const Config& config, store::DataDir* data_dir, const Clock* cloc
                                                              CategoryLookup())),
       freshness_seconds_(
           {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}),
+      stage_latency_([this] {
+        std::vector<std::string> names = pipeline_->stage_names();
+        names.emplace_back("user");
+        names.emplace_back("total");
+        return names;
+      }()),
       validator_(config.ingest, clock_),
       event_writer_(std::make_unique<ingest::EventWriter>(
           data_dir, static_cast<uint64_t>(std::max<int64_t>(config.ingest.max_pending_events, 1)),
@@ -121,7 +129,10 @@ void Engine::ApplyToNearline(std::span<const Event> events, bool live) {
   nearline::ApplyStats stats = nearline_->Apply(events, clock_.NowMillis());
   if (!live) return;
   // Replayed history is not news: freshness measures live events only.
-  for (double seconds : stats.freshness_seconds) freshness_seconds_.Observe(seconds);
+  for (double seconds : stats.freshness_seconds) {
+    freshness_seconds_.Observe(seconds);
+    obs::GlobalSlo().RecordFreshness(seconds);
+  }
   // Live events come from the writer thread right after their append, and it is the only
   // appender while the engine runs: the log's last sequence is the last event applied.
   nearline_seq_ = data_dir_->EventCount();
@@ -202,6 +213,7 @@ Status Engine::ReplayIntoNearline() {
 
 void Engine::RenderMetrics(std::string* out) const {
   out->append(ingest_metrics_.RenderPrometheus());
+  stage_latency_.Render(out);
   obs::RenderHeader(out, "pulse_feature_freshness_seconds", "histogram",
                     "Event time to feature visible, for live events.");
   freshness_seconds_.Render(out, "pulse_feature_freshness_seconds", "");
@@ -330,6 +342,9 @@ Status Engine::PrepareUser(const ServingSnapshot& snapshot, const RecommendReque
                            RecommendContext& context) {
   const rollout::ModelBundle& model = *snapshot.model;
   ASSIGN_OR_RETURN(store::UserHistory history, ReadUserHistory(request.user_id, &context.degraded));
+  context.history_items = history.recent.size();
+  context.history_updated_at_ms = history.updated_at_ms;
+  if (!history.recent.empty()) context.history_newest_event_ms = history.recent.front().ts_ms;
   const size_t fold_in_limit = static_cast<size_t>(config_.pipeline.fold_in_items);
   std::vector<float> weights;
   weights.reserve(std::min(history.recent.size(), fold_in_limit));
@@ -366,6 +381,14 @@ Status Engine::PrepareUser(const ServingSnapshot& snapshot, const RecommendReque
 
 Result<RecommendResponse> Engine::Recommend(const RecommendRequest& request) {
   const int64_t start_us = SteadyMicros();
+  // The front end's trace for this request, or (in-process callers) one of our own.
+  std::optional<obs::RequestTrace> own_trace;
+  obs::RequestTrace* trace = obs::CurrentTrace();
+  if (trace == nullptr) {
+    own_trace.emplace(std::string_view(), "recommend", obs::GlobalTracer().enabled());
+    own_trace->AdoptTraceId(request.trace_id);
+    trace = &*own_trace;
+  }
   RETURN_IF_ERROR(ValidateRecommendRequest(request));
   std::shared_ptr<const ServingSnapshot> snapshot = snapshot_.load();
   if (!snapshot) return FailedPreconditionError("no model loaded yet (run `pulse train`)");
@@ -381,8 +404,8 @@ Result<RecommendResponse> Engine::Recommend(const RecommendRequest& request) {
   {
     const int64_t user_start_us = SteadyMicros();
     RETURN_IF_ERROR(WithContext(PrepareUser(*snapshot, request, context), "reading user state"));
-    context.stages.push_back(
-        {"user", SteadyMicros() - user_start_us, static_cast<int>(context.recent_items.size())});
+    context.stages.push_back({"user", SteadyMicros() - user_start_us,
+                              static_cast<int>(context.recent_items.size()), user_start_us});
   }
 
   // Reused per thread: the candidate list is the largest per-request buffer.
@@ -402,9 +425,14 @@ Result<RecommendResponse> Engine::Recommend(const RecommendRequest& request) {
     item.source = pipeline_->source_names()[candidate.source];
     response.items.push_back(std::move(item));
   }
+  RecordStagesAndSpans(context, *snapshot, request, response, start_us, *trace);
+  if (own_trace) {
+    own_trace->End(false, {});
+    obs::GlobalTracer().Finish(std::move(*own_trace));
+  }
   if (request.debug) {
     RecommendDebug debug;
-    debug.trace_id = request.trace_id.empty() ? RandomHex(32) : request.trace_id;
+    debug.trace_id = trace->trace_id_hex();
     for (const candidates::StageTrace& stage : context.stages) {
       debug.stages.push_back({std::string(stage.name), stage.duration_us, stage.candidates});
     }
@@ -416,9 +444,90 @@ Result<RecommendResponse> Engine::Recommend(const RecommendRequest& request) {
     }
     debug.model_version = snapshot->model->version;
     debug.index_version = StrCat(snapshot->model->version, "/", snapshot->model->index->type());
+    AddFeatureDebug(context, *snapshot, ranked, &debug);
     response.debug = std::move(debug);
   }
   return response;
+}
+
+void Engine::RecordStagesAndSpans(const RecommendContext& context, const ServingSnapshot& snapshot,
+                                  const RecommendRequest& request,
+                                  const RecommendResponse& response, int64_t start_us,
+                                  obs::RequestTrace& trace) {
+  const int64_t end_us = SteadyMicros();
+  for (const candidates::StageTrace& stage : context.stages) {
+    stage_latency_.Observe(stage.name, stage.duration_us);
+  }
+  stage_latency_.Observe("total", end_us - start_us);
+  if (!trace.recording()) return;
+  // Spans carry wall-clock times; stages were timed on the steady clock.
+  const int64_t offset_ns = obs::UnixNanosNow() - end_us * 1000;
+  obs::Span& span = trace.AddSpan("recommend", trace.root_span_id(), start_us * 1000 + offset_ns,
+                                  end_us * 1000 + offset_ns);
+  // A hash bucket, never the user id.
+  span.Set("pulse.user_bucket", obs::UserBucket(request.user_id));
+  span.Set("pulse.model_version", snapshot.model->version);
+  span.Set("pulse.index_version", std::string(snapshot.model->index->type()));
+  span.Set("pulse.degraded", context.degraded);
+  span.Set("pulse.fallback", std::string(context.has_user_vector() ? "none" : "no_user_vector"));
+  span.Set("pulse.items", static_cast<int64_t>(response.items.size()));
+  span.Set("pulse.removed", static_cast<int64_t>(context.removed.size()));
+  const uint64_t parent = span.span_id;
+  const std::span<const std::string> sources = pipeline_->source_names();
+  std::vector<std::pair<std::string, int64_t>> per_source;
+  for (const candidates::StageTrace& stage : context.stages) {
+    obs::Span& child =
+        trace.AddSpan(StrCat("stage ", stage.name), parent, stage.start_us * 1000 + offset_ns,
+                      (stage.start_us + stage.duration_us) * 1000 + offset_ns);
+    child.Set("pulse.stage", std::string(stage.name));
+    child.Set("pulse.candidates", static_cast<int64_t>(stage.candidates));
+    if (std::find(sources.begin(), sources.end(), stage.name) != sources.end()) {
+      per_source.emplace_back(StrCat("pulse.candidates.", stage.name), stage.candidates);
+    }
+  }
+  // AddSpan may have moved the vector: find the recommend span again by id.
+  for (obs::Span& s : trace.spans()) {
+    if (s.span_id != parent) continue;
+    for (auto& [key, count] : per_source) s.Set(std::move(key), count);
+  }
+}
+
+void Engine::AddFeatureDebug(const RecommendContext& context, const ServingSnapshot& snapshot,
+                             std::span<const Candidate> ranked, RecommendDebug* debug) const {
+  const int64_t now_ms = context.now_ms;
+  const int64_t model_age_ms =
+      snapshot.model->created_at_ms > 0 ? now_ms - snapshot.model->created_at_ms : -1;
+  for (const std::string& name : pipeline_->source_names()) {
+    int count = 0;
+    for (const candidates::StageTrace& stage : context.stages) {
+      if (stage.name == name) count += stage.candidates;
+    }
+    debug->candidates_by_source.emplace_back(name, count);
+  }
+  const double vector_kind = static_cast<double>(static_cast<int>(context.vector_kind));
+  // The user vector is as old as its inputs: the newest folded-in event, or the model.
+  const int64_t vector_age_ms =
+      context.vector_kind == UserVectorKind::kRecentItems && context.history_newest_event_ms > 0
+          ? now_ms - context.history_newest_event_ms
+      : context.vector_kind == UserVectorKind::kTrained ? model_age_ms
+                                                        : -1;
+  debug->user_features = {
+      {"history_items", static_cast<double>(context.history_items),
+       context.history_updated_at_ms > 0 ? now_ms - context.history_updated_at_ms : -1},
+      {"newest_event", static_cast<double>(context.history_newest_event_ms),
+       context.history_newest_event_ms > 0 ? now_ms - context.history_newest_event_ms : -1},
+      {"user_vector_kind", vector_kind, vector_age_ms},
+      {"fold_in_items", static_cast<double>(context.recent_items.size()), vector_age_ms}};
+  for (const Candidate& candidate : ranked) {
+    const int64_t created = snapshot.items->created_at_ms(candidate.item);
+    debug->item_features.push_back(
+        {snapshot.model->items.Name(candidate.item),
+         {{"retrieval_score", candidate.retrieval_score, -1},
+          {"similarity", candidate.similarity, vector_age_ms},
+          {"popularity", candidate.popularity, model_age_ms},
+          {"freshness", candidate.freshness, created > 0 ? now_ms - created : -1},
+          {"score", candidate.score, -1}}});
+  }
 }
 
 Result<PublishResult> Engine::PublishEvents(std::vector<EventInput> events,

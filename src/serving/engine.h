@@ -33,6 +33,8 @@
 #include "ingest/validator.h"
 #include "nearline/feature_processor.h"
 #include "obs/metrics.h"
+#include "obs/runtime_metrics.h"
+#include "obs/trace.h"
 #include "rollout/model_bundle.h"
 #include "serving/pipeline.h"
 #include "serving/service.h"
@@ -108,6 +110,14 @@ class Engine final : public PulseService {
   // Persists the processor state with the last applied log sequence (caller holds nearline_mu_).
   void SaveNearlineCheckpointLocked();
   void RenderMetrics(std::string* out) const;
+  // Per-stage latency metrics, and the request's spans when its trace records (obs).
+  void RecordStagesAndSpans(const candidates::RecommendContext& context,
+                            const ServingSnapshot& snapshot, const RecommendRequest& request,
+                            const RecommendResponse& response, int64_t start_us,
+                            obs::RequestTrace& trace);
+  // The debug response's feature values and ages, and candidates per source.
+  void AddFeatureDebug(const candidates::RecommendContext& context, const ServingSnapshot& snapshot,
+                       std::span<const candidates::Candidate> ranked, RecommendDebug* debug) const;
   // Fills the user-dependent inputs of the context (history, seen set, user vector).
   Status PrepareUser(const ServingSnapshot& snapshot, const RecommendRequest& request,
                      candidates::RecommendContext& context);
@@ -143,6 +153,7 @@ class Engine final : public PulseService {
   uint64_t since_checkpoint_ = 0;     // guarded by nearline_mu_
   NearlineStartup nearline_startup_;  // how start-up rebuilt the features
   obs::Histogram freshness_seconds_;
+  obs::StageLatency stage_latency_;  // pulse_stage_duration_seconds{stage}
   int metrics_handle_ = 0;
 
   // Ingest (PublishEvents). Declared last so the writer drains before anything else goes.
