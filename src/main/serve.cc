@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "ingest/kafka_source.h"
 #include "main/commands.h"
+#include "obs/metrics.h"
 #include "obs/setup.h"
 #include "serving/engine.h"
 #include "store/data_dir.h"
@@ -97,6 +98,25 @@ int RunServer(const Config& config, const StartedHook& on_started) {
     LOG_INFO("serve", "consuming Kafka topic ", config.kafka.topic, " as group ",
              config.kafka.group_id);
   }
+  // The Kafka consumer's USE metrics (throughput, errors, retries), while it exists.
+  int kafka_metrics = 0;
+  if (kafka) {
+    ingest::KafkaEventSource* source = kafka.get();
+    kafka_metrics = obs::DefaultMetricsRegistry().Register([source](std::string* out) {
+      const ingest::KafkaEventSource::Stats stats = source->stats();
+      const std::pair<const char*, uint64_t> counters[] = {
+          {"pulse_kafka_messages_total", stats.messages},
+          {"pulse_kafka_events_total", stats.events},
+          {"pulse_kafka_rejected_total", stats.rejected},
+          {"pulse_kafka_batches_total", stats.batches},
+          {"pulse_kafka_sink_failures_total", stats.sink_failures},
+          {"pulse_kafka_rebalances_total", stats.rebalances}};
+      for (const auto& [name, value] : counters) {
+        obs::RenderHeader(out, name, "counter", "Kafka consumer (see ingest/kafka_source.h).");
+        StrAppend(*out, name, " ", value, "\n");
+      }
+    });
+  }
 
   auto host = [](const std::string& addr) { return addr.substr(0, addr.rfind(':')); };
   const ServerInfo info{host(config.server.http_addr), http.port(), host(config.server.grpc_addr),
@@ -131,6 +151,7 @@ int RunServer(const Config& config, const StartedHook& on_started) {
   stopping = true;
   grpc.SetServing(false);  // load balancers stop sending first
   if (hook_thread.joinable()) hook_thread.join();
+  if (kafka_metrics != 0) obs::DefaultMetricsRegistry().Unregister(kafka_metrics);
   if (kafka) kafka->Stop();  // finishes its batch and commits its offsets
   grpc.Stop(config.server.drain_timeout_ms);
   http.Stop();

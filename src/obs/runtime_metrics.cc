@@ -114,6 +114,33 @@ void StageLatency::Render(std::string* out) const {
   }
 }
 
+LabeledCounter::LabeledCounter(std::string name, std::string label, std::string help,
+                               std::vector<std::string> values)
+    : name_(std::move(name)),
+      label_(std::move(label)),
+      help_(std::move(help)),
+      values_(std::move(values)),
+      counts_(new std::atomic<uint64_t>[values_.size()]) {
+  for (size_t i = 0; i < values_.size(); ++i) counts_[i].store(0, std::memory_order_relaxed);
+}
+
+void LabeledCounter::Add(std::string_view value, uint64_t n) {
+  for (size_t i = 0; i < values_.size(); ++i) {
+    if (values_[i] == value) {
+      counts_[i].fetch_add(n, std::memory_order_relaxed);
+      return;
+    }
+  }
+}
+
+void LabeledCounter::Render(std::string* out) const {
+  RenderHeader(out, name_, "counter", help_);
+  for (size_t i = 0; i < values_.size(); ++i) {
+    StrAppend(*out, name_, "{", label_, "=\"", values_[i], "\"} ",
+              counts_[i].load(std::memory_order_relaxed), "\n");
+  }
+}
+
 std::string RenderProcessMetrics() {
   std::string out;
   const long page = sysconf(_SC_PAGESIZE);

@@ -89,6 +89,23 @@ class StageLatency {
 // The pulse_pool_* families over every live PoolMetrics (one HELP/TYPE block per family).
 std::string RenderPoolMetrics();
 
+// A counter family over a fixed label vocabulary (e.g. pulse_candidates_total{source}):
+// one relaxed atomic per label value; unknown values are ignored.
+class LabeledCounter {
+ public:
+  LabeledCounter(std::string name, std::string label, std::string help,
+                 std::vector<std::string> values);
+  void Add(std::string_view value, uint64_t n);
+  void Render(std::string* out) const;
+
+ private:
+  const std::string name_;
+  const std::string label_;
+  const std::string help_;
+  const std::vector<std::string> values_;
+  std::unique_ptr<std::atomic<uint64_t>[]> counts_;
+};
+
 // Registers the process_* collector with the process registry (once; later calls do nothing).
 void RegisterProcessMetrics();
 // The process_* metrics, rendered now (exposed for tests).

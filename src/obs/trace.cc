@@ -358,6 +358,7 @@ Tracer& GlobalTracer() {
 void SetGlobalTracer(std::unique_ptr<Tracer> tracer) {
   // Requests may still hold the previous tracer: flush it, but keep it alive (once per process
   // in practice; tests install a few).
+  GlobalTracer();  // registers the metrics collector
   static std::mutex mu;
   static std::vector<std::unique_ptr<Tracer>>* retired = new std::vector<std::unique_ptr<Tracer>>();
   std::lock_guard<std::mutex> lock(mu);

@@ -84,6 +84,9 @@ Engine::Engine(const Config& config, store::DataDir* data_dir, const Clock* cloc
         names.emplace_back("total");
         return names;
       }()),
+      candidates_total_("pulse_candidates_total", "source",
+                        "Candidates produced by each source (before merge and filters).",
+                        {pipeline_->source_names().begin(), pipeline_->source_names().end()}),
       validator_(config.ingest, clock_),
       event_writer_(std::make_unique<ingest::EventWriter>(
           data_dir, static_cast<uint64_t>(std::max<int64_t>(config.ingest.max_pending_events, 1)),
@@ -214,6 +217,29 @@ Status Engine::ReplayIntoNearline() {
 void Engine::RenderMetrics(std::string* out) const {
   out->append(ingest_metrics_.RenderPrometheus());
   stage_latency_.Render(out);
+  candidates_total_.Render(out);
+  // The event writer's queue (USE): depth and bound, refusals (backpressure), failed batches.
+  const ingest::EventWriter::Stats writer = event_writer_->stats();
+  obs::RenderHeader(out, "pulse_event_writer_pending_events", "gauge",
+                    "Events queued for the durable writer and not yet written.");
+  StrAppend(*out, "pulse_event_writer_pending_events ", event_writer_->pending_events(), "\n");
+  obs::RenderHeader(out, "pulse_event_writer_max_pending_events", "gauge",
+                    "The writer queue's bound (ingest.max_pending_events).");
+  StrAppend(*out, "pulse_event_writer_max_pending_events ",
+            std::max<int64_t>(config_.ingest.max_pending_events, 1), "\n");
+  obs::RenderHeader(out, "pulse_event_writer_refused_total", "counter",
+                    "Publish calls refused because the writer queue was full.");
+  StrAppend(*out, "pulse_event_writer_refused_total ", writer.refused, "\n");
+  obs::RenderHeader(out, "pulse_event_writer_batches_total", "counter",
+                    "Group commits (one fsync each), by outcome.");
+  StrAppend(*out, "pulse_event_writer_batches_total{outcome=\"ok\"} ",
+            writer.batches - std::min(writer.batches, writer.failed_batches), "\n");
+  StrAppend(*out, "pulse_event_writer_batches_total{outcome=\"failed\"} ", writer.failed_batches,
+            "\n");
+  if (auto snapshot = snapshot_.load()) {
+    obs::RenderHeader(out, "pulse_model_version_info", "gauge", "The model version serving.");
+    StrAppend(*out, "pulse_model_version_info{version=\"", snapshot->model->version, "\"} 1\n");
+  }
   obs::RenderHeader(out, "pulse_feature_freshness_seconds", "histogram",
                     "Event time to feature visible, for live events.");
   freshness_seconds_.Render(out, "pulse_feature_freshness_seconds", "");
@@ -459,6 +485,9 @@ void Engine::RecordStagesAndSpans(const RecommendContext& context, const Serving
     stage_latency_.Observe(stage.name, stage.duration_us);
   }
   stage_latency_.Observe("total", end_us - start_us);
+  for (const candidates::StageTrace& stage : context.stages) {
+    candidates_total_.Add(stage.name, static_cast<uint64_t>(std::max(0, stage.candidates)));
+  }
   if (!trace.recording()) return;
   // Spans carry wall-clock times; stages were timed on the steady clock.
   const int64_t offset_ns = obs::UnixNanosNow() - end_us * 1000;

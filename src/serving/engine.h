@@ -153,7 +153,8 @@ class Engine final : public PulseService {
   uint64_t since_checkpoint_ = 0;     // guarded by nearline_mu_
   NearlineStartup nearline_startup_;  // how start-up rebuilt the features
   obs::Histogram freshness_seconds_;
-  obs::StageLatency stage_latency_;  // pulse_stage_duration_seconds{stage}
+  obs::StageLatency stage_latency_;       // pulse_stage_duration_seconds{stage}
+  obs::LabeledCounter candidates_total_;  // pulse_candidates_total{source}
   int metrics_handle_ = 0;
 
   // Ingest (PublishEvents). Declared last so the writer drains before anything else goes.
