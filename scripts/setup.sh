@@ -11,10 +11,12 @@ PACKAGES=(
   libfaiss-dev libopenblas-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   librocksdb-dev nlohmann-json3-dev libyaml-cpp-dev libeigen3-dev libcpp-httplib-dev libssl-dev
-  libhiredis-dev librdkafka-dev
+  libhiredis-dev librdkafka-dev libxgboost-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev curl
   redis-server kcat
+  # the dashboard's browser test (headless, no driver) and its PNG decoding
+  chromium zlib1g-dev
 )
 
 missing=()

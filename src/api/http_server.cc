@@ -11,6 +11,7 @@
 #include <thread>
 #include <utility>
 
+#include "api/dashboard.h"
 #include "api/json_api.h"
 #include "core/log.h"
 #include "httplib.h"
@@ -233,16 +234,23 @@ void HttpServer::Impl::Configure(httplib::Server& srv) {
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
 
+  // The dashboard (GET /, /dashboard/*, /v1/admin/stats; docs/DASHBOARD.md) answers bodiless
+  // GETs before routing, so its polling is not counted as API traffic.
+  auto dashboard = std::make_shared<Dashboard>(service, [this] {
+    return metrics->RenderPrometheus() + obs::DefaultMetricsRegistry().Render();
+  });
   // A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112 6.3), but
   // httplib would read a POST/PUT/PATCH body until EOF or the read timeout; answer those (and
   // every bodiless GET) here, before httplib reads anything.
-  srv.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) {
-      return httplib::Server::HandlerResponse::Unhandled;
-    }
-    Handle(req, res, {});
-    return httplib::Server::HandlerResponse::Handled;
-  });
+  srv.set_pre_routing_handler(
+      [this, dashboard](const httplib::Request& req, httplib::Response& res) {
+        if (req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        if (dashboard->Serve(req, res)) return httplib::Server::HandlerResponse::Handled;
+        Handle(req, res, {});
+        return httplib::Server::HandlerResponse::Handled;
+      });
   // One catch-all route per method: routing, 404 vs 405 and metric labels are decided in one
   // place (MatchRoute) instead of per-pattern regexes.
   auto without_body = [this](const httplib::Request& req, httplib::Response& res) {

@@ -79,13 +79,18 @@ Status ParseStore(const YAML::Node& node, StoreConfig* c) {
 
 Status ParseRedis(const YAML::Node& node, RedisConfig* c) {
   const std::string p = "redis";
-  RETURN_IF_ERROR(CheckKeys(
-      node, p, {"address", "connect_timeout_ms", "command_timeout_ms", "key_prefix", "pool_size"}));
+  RETURN_IF_ERROR(
+      CheckKeys(node, p,
+                {"address", "connect_timeout_ms", "command_timeout_ms", "key_prefix", "pool_size",
+                 "apply_batch_events", "max_apply_lag_events", "marker_check_ms"}));
   RETURN_IF_ERROR(ReadString(node, p, "address", &c->address));
   RETURN_IF_ERROR(ReadInt(node, p, "connect_timeout_ms", &c->connect_timeout_ms));
   RETURN_IF_ERROR(ReadInt(node, p, "command_timeout_ms", &c->command_timeout_ms));
   RETURN_IF_ERROR(ReadString(node, p, "key_prefix", &c->key_prefix));
   RETURN_IF_ERROR(ReadInt(node, p, "pool_size", &c->pool_size));
+  RETURN_IF_ERROR(ReadInt(node, p, "apply_batch_events", &c->apply_batch_events));
+  RETURN_IF_ERROR(ReadInt(node, p, "max_apply_lag_events", &c->max_apply_lag_events));
+  RETURN_IF_ERROR(ReadInt(node, p, "marker_check_ms", &c->marker_check_ms));
   return OkStatus();
 }
 
@@ -262,6 +267,13 @@ Status ValidateConfig(const Config& c) {
   }
   if (c.redis.pool_size < 1 || c.redis.pool_size > 256) {
     return bad("redis.pool_size: must be in 1..256");
+  }
+  if (c.redis.apply_batch_events < 1 || c.redis.apply_batch_events > 100'000) {
+    return bad("redis.apply_batch_events: must be in 1..100000");
+  }
+  if (c.redis.max_apply_lag_events < 1) return bad("redis.max_apply_lag_events: must be >= 1");
+  if (c.redis.marker_check_ms < 10 || c.redis.marker_check_ms > 3'600'000) {
+    return bad("redis.marker_check_ms: must be in 10..3600000");
   }
   if (c.ingest.max_future_skew_ms < 0) return bad("ingest.max_future_skew_ms: must be >= 0");
   if (c.ingest.max_event_age_ms < 0) return bad("ingest.max_event_age_ms: must be >= 0");

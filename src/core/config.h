@@ -74,6 +74,10 @@ struct RedisConfig {
   int64_t command_timeout_ms = 200;  // per command (a pipelined batch waits this per reply)
   std::string key_prefix = "pulse:";
   int pool_size = 4;  // connections; callers beyond this wait (at most command_timeout_ms)
+  // The asynchronous applier (store/feature_store_applier.h) that follows the event log into Redis.
+  int apply_batch_events = 2000;             // events read from the log per pipelined apply
+  int64_t max_apply_lag_events = 1'000'000;  // committed but not yet in Redis; more → 429
+  int64_t marker_check_ms = 1000;  // idle check that Redis still holds our data (flush/restart)
 };
 
 struct IngestConfig {

@@ -5,6 +5,7 @@
 #include <random>
 #include <thread>
 
+#include "api/http_metrics.h"
 #include "core/flags.h"
 #include "core/log.h"
 #include "main/commands.h"
@@ -56,6 +57,7 @@ void DriveTraffic(serving::Engine& engine, const ServerInfo& info,
                   const std::function<bool()>& stopping) {
   std::printf(
       "\npulse demo is running.\n"
+      "  dashboard:  http://%s:%d/\n"
       "  recommend:  curl -s -X POST http://%s:%d/v1/recommend -d '{\"user_id\":\"u1\",\"n\":5}'\n"
       "  explain:    curl -s -X POST http://%s:%d/v1/recommend -d "
       "'{\"user_id\":\"u1\",\"n\":5,\"debug\":true}'\n"
@@ -63,6 +65,7 @@ void DriveTraffic(serving::Engine& engine, const ServerInfo& info,
       "  metrics:    curl -s http://%s:%d/metrics\n"
       "  gRPC:       %s:%d (pulse.v1.Recommender; reflection enabled)\n"
       "Ctrl-C stops.\n\n",
+      info.http_host.c_str(), info.http_port,  // dashboard
       info.http_host.c_str(), info.http_port, info.http_host.c_str(), info.http_port,
       info.http_host.c_str(), info.http_port, info.http_host.c_str(), info.http_port,
       info.grpc_host.c_str(), info.grpc_port);
@@ -77,7 +80,11 @@ void DriveTraffic(serving::Engine& engine, const ServerInfo& info,
                         : static_cast<uint64_t>(std::pow(rng() % 1000 / 1000.0, 2) * kDemoUsers);
     request.user_id = StrCat("u", user);
     request.n = 10;
+    Stopwatch watch;
     auto response = engine.Recommend(request);
+    // Counted as API requests are, so /metrics and the dashboard show the demo's traffic.
+    api::DefaultRequestMetrics().Record("recommend", StatusCodeName(response.status().code()),
+                                        watch.ElapsedSeconds());
     if (!response.ok()) LOG_WARN("demo", "recommend failed: ", response.status().ToString());
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }

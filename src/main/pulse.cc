@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/build_info.h"
+#include "evaluation/commands.h"
 #include "main/commands.h"
 #include "tools/commands.h"
 #include "train/commands.h"
@@ -19,6 +20,8 @@ commands:
   gen      --users N --items M --events E --out DIR [--seed S]
   import   --data-dir DIR [--items FILE] [--events FILE] [--format jsonl|movielens]
   train    --data-dir DIR [--config FILE]
+  eval     --train FILE --test FILE | --input FILE [--split 0.75 --seed S]
+           [--format movielens|jsonl] [--k 10] [--models popular,itemknn,als,pulse] [--tune] [--json]
   eval     --format movielens|jsonl FILE --protocol leave-last-out|temporal [--k 10,20] [--json]
   version
 )";
@@ -37,7 +40,7 @@ int main(int argc, char** argv) {
   if (command == "gen") return pulse::tools::RunGenCommand(args);
   if (command == "import") return pulse::tools::RunImportCommand(args);
   if (command == "train") return pulse::train::RunTrainCommand(args);
-  if (command == "eval") return pulse::train::RunEvalCommand(args);
+  if (command == "eval") return pulse::evaluation::RunEvalCommand(args);
   if (command == "version" || command == "--version") {
     std::printf("pulse %s (%s build, git %s)\n", pulse::build_info::kVersion,
                 pulse::build_info::kBuildType, pulse::build_info::kGitRevision);

@@ -66,6 +66,10 @@ TrainConfig TrainingParameters(const rollout::ModelBundle& model, const TrainCon
   return config;
 }
 
+// The nearline checkpoint: 8 bytes little-endian log sequence, then the processor's own format.
+constexpr std::string_view kNearlineCheckpoint = "nearline_checkpoint";
+constexpr uint64_t kCheckpointEveryEvents = 100000;
+
 }  // namespace
 
 Engine::Engine(const Config& config, store::DataDir* data_dir, const Clock* clock,
@@ -76,6 +80,7 @@ Engine::Engine(const Config& config, store::DataDir* data_dir, const Clock* cloc
       pipeline_(std::move(pipeline)),
       nearline_(std::make_unique<nearline::FeatureProcessor>(nearline::ProcessorOptions{},
                                                              CategoryLookup())),
+      checkpoint_every_events_(kCheckpointEveryEvents),
       freshness_seconds_(
           {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}),
       stage_latency_([this] {
@@ -92,26 +97,41 @@ Engine::Engine(const Config& config, store::DataDir* data_dir, const Clock* cloc
           data_dir, static_cast<uint64_t>(std::max<int64_t>(config.ingest.max_pending_events, 1)),
           [this](std::span<const Event> events) {
             ApplyToNearline(events, /*live=*/true);
-            // The event is durable in the log already; a shared store that misses it lags (and
-            // readers fall back to the embedded copy while it is down).
-            if (Status applied = feature_store_->ApplyEvents(events); !applied.ok()) {
-              feature_store_apply_failures_.fetch_add(1, std::memory_order_relaxed);
-            }
+            // The events are durable in the log; a shared store gets them from the log on the
+            // applier's thread (ingest never waits for Redis). This only wakes it.
+            if (applier_) applier_->Notify(events, data_dir_->EventCount());
           })) {}
 
 Engine::~Engine() {
   StopModelWatcher();
   if (metrics_handle_ != 0) obs::DefaultMetricsRegistry().Unregister(metrics_handle_);
-  event_writer_->Stop();  // drains into nearline_ while it still exists
+  event_writer_->Stop();           // drains into nearline_ while it still exists
+  if (applier_) applier_->Stop();  // its cursor is durable: a restart resumes from it
+  StopCheckpointWriter();          // its pending write lands before the final one below
   std::lock_guard<std::mutex> lock(nearline_mu_);
   if (since_checkpoint_ > 0) SaveNearlineCheckpointLocked();  // a restart replays nothing
 }
 
-// The nearline checkpoint: 8 bytes little-endian log sequence, then the processor's own format.
-constexpr std::string_view kNearlineCheckpoint = "nearline_checkpoint";
-constexpr uint64_t kCheckpointEveryEvents = 100000;
-
 Result<store::UserHistory> Engine::ReadUserHistory(std::string_view user_id, bool* degraded) {
+  if (applier_) {
+    // The shared store is being (re)filled from the log: the embedded copy is complete for this
+    // process's events, but misses other replicas' — say so.
+    if (applier_->refilling()) {
+      feature_store_refill_reads_.fetch_add(1, std::memory_order_relaxed);
+      *degraded = true;
+      return data_dir_->GetUserHistory(user_id);
+    }
+    // Read-your-writes: an acknowledged event of this user is not in the shared store yet; the
+    // embedded copy (same write batch as the log) has it. (Merging the two would need the
+    // per-event history of the shared copy; the lag is one batch, typically milliseconds.)
+    if (applier_->HasUnapplied(user_id)) {
+      feature_store_own_reads_.fetch_add(1, std::memory_order_relaxed);
+      // Exact for this process's events; while the store is failing, other replicas' events
+      // may be missing too: degraded.
+      if (!applier_->healthy()) *degraded = true;
+      return data_dir_->GetUserHistory(user_id);
+    }
+  }
   auto history = feature_store_->GetUserHistory(user_id);
   if (history.ok() || feature_store_->name() == "embedded") return history;
   feature_store_fallbacks_.fetch_add(1, std::memory_order_relaxed);
@@ -140,15 +160,69 @@ void Engine::ApplyToNearline(std::span<const Event> events, bool live) {
   // appender while the engine runs: the log's last sequence is the last event applied.
   nearline_seq_ = data_dir_->EventCount();
   since_checkpoint_ += events.size();
-  if (since_checkpoint_ >= kCheckpointEveryEvents) SaveNearlineCheckpointLocked();
+  if (since_checkpoint_ >= checkpoint_every_events_) QueueNearlineCheckpointLocked();
 }
 
-void Engine::SaveNearlineCheckpointLocked() {
+std::string Engine::NearlineCheckpointBlobLocked() const {
   std::string blob(8, '\0');
   for (int i = 0; i < 8; ++i)
     blob[static_cast<size_t>(i)] = static_cast<char>(nearline_seq_ >> (8 * i));
   blob += nearline_->Serialize();
-  Status saved = data_dir_->PutBlob(kNearlineCheckpoint, blob);
+  return blob;
+}
+
+void Engine::QueueNearlineCheckpointLocked() {
+  {
+    std::lock_guard<std::mutex> lock(checkpoint_mu_);
+    if (checkpoint_busy_ || !checkpoint_writer_.joinable()) return;
+  }
+  // The copy is taken here, under nearline_mu_, so it is exactly the state at nearline_seq_;
+  // the write (RocksDB, synced) happens on the checkpoint thread.
+  std::string blob = NearlineCheckpointBlobLocked();
+  {
+    std::lock_guard<std::mutex> lock(checkpoint_mu_);
+    checkpoint_pending_ = std::move(blob);
+    checkpoint_busy_ = true;
+  }
+  checkpoint_cv_.notify_one();
+  since_checkpoint_ = 0;
+}
+
+void Engine::CheckpointWriterLoop() {
+  std::unique_lock<std::mutex> lock(checkpoint_mu_);
+  while (true) {
+    checkpoint_cv_.wait(lock, [this] { return checkpoint_stop_ || !checkpoint_pending_.empty(); });
+    if (checkpoint_pending_.empty()) return;  // stopping with nothing left to write
+    std::string blob = std::move(checkpoint_pending_);
+    checkpoint_pending_.clear();
+    lock.unlock();
+    Status saved = data_dir_->PutBlob(kNearlineCheckpoint, blob);
+    if (!saved.ok()) {
+      LOG_WARN("serving", "saving the nearline checkpoint failed: ", saved.ToString());
+    } else {
+      background_checkpoints_.fetch_add(1, std::memory_order_acq_rel);
+    }
+    lock.lock();
+    checkpoint_busy_ = false;
+  }
+}
+
+void Engine::StopCheckpointWriter() {
+  {
+    std::lock_guard<std::mutex> lock(checkpoint_mu_);
+    checkpoint_stop_ = true;
+  }
+  checkpoint_cv_.notify_all();
+  if (checkpoint_writer_.joinable()) checkpoint_writer_.join();
+}
+
+void Engine::SetCheckpointEveryEventsForTest(uint64_t events) {
+  std::lock_guard<std::mutex> lock(nearline_mu_);
+  checkpoint_every_events_ = std::max<uint64_t>(events, 1);
+}
+
+void Engine::SaveNearlineCheckpointLocked() {
+  Status saved = data_dir_->PutBlob(kNearlineCheckpoint, NearlineCheckpointBlobLocked());
   if (!saved.ok()) {
     LOG_WARN("serving", "saving the nearline checkpoint failed: ", saved.ToString());
     return;
@@ -247,10 +321,7 @@ void Engine::RenderMetrics(std::string* out) const {
                     "Requests served from a lower rung, by reason.");
   StrAppend(*out, "pulse_fallback_total{reason=\"feature_store_unavailable\"} ",
             feature_store_fallbacks_.load(std::memory_order_relaxed), "\n");
-  obs::RenderHeader(out, "pulse_feature_store_apply_failures_total", "counter",
-                    "Committed event batches the shared feature store did not take.");
-  StrAppend(*out, "pulse_feature_store_apply_failures_total{store=\"", feature_store_->name(),
-            "\"} ", feature_store_apply_failures_.load(std::memory_order_relaxed), "\n");
+  RenderFeatureStoreMetrics(out);
   nearline::ProcessorCounters counters = nearline_->counters();
   obs::RenderHeader(out, "pulse_nearline_events_total", "counter",
                     "Events seen by the nearline processor, by outcome.");
@@ -261,6 +332,53 @@ void Engine::RenderMetrics(std::string* out) const {
   for (const auto& [outcome, count] : outcomes) {
     StrAppend(*out, "pulse_nearline_events_total{outcome=\"", outcome, "\"} ", count, "\n");
   }
+}
+
+void Engine::RenderFeatureStoreMetrics(std::string* out) const {
+  const std::string_view store = feature_store_->name();
+  store::FeatureStoreApplier::Stats stats;
+  double lag_seconds = 0;
+  if (applier_) {
+    stats = applier_->stats();
+    lag_seconds = applier_->lag_seconds();
+  }
+  obs::RenderHeader(out, "pulse_feature_store_apply_failures_total", "counter",
+                    "Event batches (or marker checks) the shared feature store did not take.");
+  StrAppend(*out, "pulse_feature_store_apply_failures_total{store=\"", store, "\"} ",
+            stats.apply_failures + feature_store_apply_failures_.load(std::memory_order_relaxed),
+            "\n");
+  obs::RenderHeader(out, "pulse_feature_store_lag_events", "gauge",
+                    "Committed events not yet applied to the shared feature store.");
+  StrAppend(*out, "pulse_feature_store_lag_events{store=\"", store, "\"} ",
+            stats.head_seq > stats.applied_seq ? stats.head_seq - stats.applied_seq : 0, "\n");
+  obs::RenderHeader(out, "pulse_feature_store_lag_seconds", "gauge",
+                    "Age of the oldest committed event not yet in the shared feature store.");
+  StrAppend(*out, "pulse_feature_store_lag_seconds{store=\"", store, "\"} ", lag_seconds, "\n");
+  obs::RenderHeader(out, "pulse_feature_store_applied_seq", "gauge",
+                    "Last event-log sequence applied to the shared feature store (the cursor).");
+  StrAppend(*out, "pulse_feature_store_applied_seq{store=\"", store, "\"} ", stats.applied_seq,
+            "\n");
+  obs::RenderHeader(out, "pulse_feature_store_applied_events_total", "counter",
+                    "Events sent to the shared feature store (re-applies included).");
+  StrAppend(*out, "pulse_feature_store_applied_events_total{store=\"", store, "\"} ",
+            stats.events_applied, "\n");
+  obs::RenderHeader(out, "pulse_feature_store_refills_total", "counter",
+                    "Times the shared feature store was found empty and refilled from the log.");
+  StrAppend(*out, "pulse_feature_store_refills_total{store=\"", store, "\"} ", stats.refills, "\n");
+  obs::RenderHeader(out, "pulse_feature_store_refilling", "gauge",
+                    "1 while the shared feature store is being refilled (reads are degraded).");
+  StrAppend(*out, "pulse_feature_store_refilling{store=\"", store, "\"} ", stats.refilling ? 1 : 0,
+            "\n");
+  obs::RenderHeader(out, "pulse_feature_store_embedded_reads_total", "counter",
+                    "History reads answered from the embedded copy instead of the shared store.");
+  StrAppend(*out, "pulse_feature_store_embedded_reads_total{reason=\"refilling\"} ",
+            feature_store_refill_reads_.load(std::memory_order_relaxed), "\n");
+  StrAppend(*out, "pulse_feature_store_embedded_reads_total{reason=\"unapplied_own_events\"} ",
+            feature_store_own_reads_.load(std::memory_order_relaxed), "\n");
+  obs::RenderHeader(out, "pulse_feature_store_backpressure_total", "counter",
+                    "Publish calls refused because the shared feature store lagged too far.");
+  StrAppend(*out, "pulse_feature_store_backpressure_total{store=\"", store, "\"} ",
+            feature_store_backpressure_.load(std::memory_order_relaxed), "\n");
 }
 
 Result<std::unique_ptr<Engine>> Engine::Create(const Config& config, store::DataDir* data_dir,
@@ -275,6 +393,15 @@ Result<std::unique_ptr<Engine>> Engine::Create(const Config& config, store::Data
   std::unique_ptr<Engine> engine(new Engine(config, data_dir, clock, std::move(pipeline)));
   engine->feature_store_ = std::move(feature_store);
   RETURN_IF_ERROR(WithContext(engine->ReplayIntoNearline(), "rebuilding nearline features"));
+  engine->checkpoint_writer_ = std::thread([raw = engine.get()] { raw->CheckpointWriterLoop(); });
+  if (config.store.backend == "redis") {
+    engine->applier_ = std::make_unique<store::FeatureStoreApplier>(
+        data_dir, engine->feature_store_.get(),
+        store::FeatureStoreApplier::Options{config.redis.apply_batch_events,
+                                            config.redis.marker_check_ms},
+        engine->clock_);
+    RETURN_IF_ERROR(WithContext(engine->applier_->Start(), "starting the feature store applier"));
+  }
   Engine* raw = engine.get();
   engine->metrics_handle_ =
       obs::DefaultMetricsRegistry().Register([raw](std::string* out) { raw->RenderMetrics(out); });
@@ -587,6 +714,14 @@ Result<PublishResult> Engine::PublishEvents(std::vector<EventInput> events,
   // Valid events first: under backpressure the call fails as a whole (the client retries it),
   // so nothing of it — dead letters included — may be recorded yet.
   if (!valid.empty()) {
+    // Backpressure from the shared store: past the lag bound, refuse like a full queue (429).
+    if (applier_ && applier_->live_lag_events() > static_cast<uint64_t>(std::max<int64_t>(
+                                                      config_.redis.max_apply_lag_events, 1))) {
+      feature_store_backpressure_.fetch_add(1, std::memory_order_relaxed);
+      return ResourceExhaustedError(StrCat("ingest is saturated: the ", feature_store_->name(),
+                                           " feature store lags ", applier_->live_lag_events(),
+                                           " events behind the log"));
+    }
     ASSIGN_OR_RETURN(store::AppendResult written, event_writer_->Submit(std::move(valid)));
     result.accepted = static_cast<int>(written.appended + written.duplicates);
     result.duplicates = static_cast<int>(written.duplicates);
@@ -709,6 +844,34 @@ Readiness Engine::GetReadiness() {
     readiness.reason = "no model loaded yet (run `pulse train`)";
   }
   return readiness;
+}
+
+Result<std::vector<TopItem>> Engine::TopItems(size_t limit) {
+  std::vector<TopItem> out;
+  auto snapshot = snapshot_.load();
+  // A deleted or unavailable item may still trend in the nearline counts; it is not shown.
+  auto available = [&snapshot](std::string_view item_id) {
+    if (!snapshot) return true;
+    std::optional<DenseId> dense = snapshot->model->items.Find(item_id);
+    return !dense || snapshot->items->available(*dense);
+  };
+  nearline::TrendingSnapshot trending = nearline_->Trending();
+  if (trending != nullptr) {
+    for (const nearline::TrendingItem& item : *trending) {
+      if (out.size() >= limit) break;
+      if (available(item.item_id)) out.push_back({item.item_id, item.velocity, "trending"});
+    }
+  }
+  if (out.empty() && snapshot) {
+    for (DenseId id : snapshot->popular_items) {
+      if (out.size() >= limit) break;
+      if (!snapshot->items->available(id)) continue;
+      const auto& popularity = snapshot->model->item_popularity;
+      out.push_back({snapshot->model->items.Name(id), id < popularity.size() ? popularity[id] : 0.0,
+                     "popular"});
+    }
+  }
+  return out;
 }
 
 }  // namespace pulse::serving

@@ -40,6 +40,7 @@
 #include "serving/service.h"
 #include "store/data_dir.h"
 #include "store/feature_store.h"
+#include "store/feature_store_applier.h"
 
 namespace pulse::serving {
 
@@ -84,6 +85,7 @@ class Engine final : public PulseService {
   Result<Item> GetItem(std::string_view item_id) override;
   Result<UserFeatures> GetUserFeatures(std::string_view user_id) override;
   Readiness GetReadiness() override;
+  Result<std::vector<TopItem>> TopItems(size_t limit) override;
 
   std::shared_ptr<const ServingSnapshot> snapshot() const { return snapshot_.load(); }
   const NearlineStartup& nearline_startup() const { return nearline_startup_; }
@@ -91,6 +93,15 @@ class Engine final : public PulseService {
   // Ingest counters (pulse_events_ingested_total, pulse_events_rejected_total) and the writer's.
   const ingest::IngestMetrics& ingest_metrics() const { return ingest_metrics_; }
   ingest::EventWriter::Stats event_writer_stats() const { return event_writer_->stats(); }
+  // The asynchronous applier into a shared feature store (Redis); null with the embedded store.
+  store::FeatureStoreApplier* feature_store_applier() { return applier_.get(); }
+
+  // Nearline checkpoints written by the background checkpoint writer so far.
+  uint64_t background_checkpoints() const {
+    return background_checkpoints_.load(std::memory_order_acquire);
+  }
+  // Test hook: take a checkpoint every `events` live events instead of kCheckpointEveryEvents.
+  void SetCheckpointEveryEventsForTest(uint64_t events);
 
  private:
   Engine(const Config& config, store::DataDir* data_dir, const Clock* clock,
@@ -109,6 +120,17 @@ class Engine final : public PulseService {
   Status ReplayIntoNearline();
   // Persists the processor state with the last applied log sequence (caller holds nearline_mu_).
   void SaveNearlineCheckpointLocked();
+  // The checkpoint blob (sequence + state) of the processor as it is now (caller holds
+  // nearline_mu_): the consistent copy, taken under the lock so it is exactly the state at
+  // nearline_seq_.
+  std::string NearlineCheckpointBlobLocked() const;
+  // Hands a checkpoint to the background writer (caller holds nearline_mu_); skipped while the
+  // previous one is still being written (the next batch tries again).
+  void QueueNearlineCheckpointLocked();
+  void CheckpointWriterLoop();
+  void StopCheckpointWriter();
+  // The shared feature store's applier: lag gauges and counters.
+  void RenderFeatureStoreMetrics(std::string* out) const;
   void RenderMetrics(std::string* out) const;
   // Per-stage latency metrics, and the request's spans when its trace records (obs).
   void RecordStagesAndSpans(const candidates::RecommendContext& context,
@@ -132,6 +154,11 @@ class Engine final : public PulseService {
   std::unique_ptr<store::FeatureStore> feature_store_;
   std::atomic<uint64_t> feature_store_fallbacks_{0};
   std::atomic<uint64_t> feature_store_apply_failures_{0};
+  std::atomic<uint64_t> feature_store_refill_reads_{0};  // answered from the embedded copy
+  std::atomic<uint64_t> feature_store_own_reads_{0};     // read-your-writes from the embedded copy
+  std::atomic<uint64_t> feature_store_backpressure_{0};  // publish calls refused for lag
+  // Follows the event log into a shared store (redis backend only); see feature_store_applier.h.
+  std::unique_ptr<store::FeatureStoreApplier> applier_;
   std::atomic<std::shared_ptr<const ServingSnapshot>> snapshot_;
   std::mutex catalog_mu_;  // serializes catalog writes with snapshot swaps
   std::mutex reload_mu_;   // one reload at a time
@@ -152,6 +179,17 @@ class Engine final : public PulseService {
   uint64_t nearline_seq_ = 0;         // guarded by nearline_mu_: last log sequence applied
   uint64_t since_checkpoint_ = 0;     // guarded by nearline_mu_
   NearlineStartup nearline_startup_;  // how start-up rebuilt the features
+  uint64_t checkpoint_every_events_;  // guarded by nearline_mu_
+
+  // Background checkpoint writer: the writer thread copies the state under nearline_mu_ and this
+  // thread does the (synced, multi-MB) write, so acknowledgements do not wait for it.
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  std::string checkpoint_pending_;  // guarded by checkpoint_mu_: a blob to write
+  bool checkpoint_busy_ = false;    // guarded by checkpoint_mu_: a blob queued or being written
+  bool checkpoint_stop_ = false;    // guarded by checkpoint_mu_
+  std::thread checkpoint_writer_;
+  std::atomic<uint64_t> background_checkpoints_{0};
   obs::Histogram freshness_seconds_;
   obs::StageLatency stage_latency_;       // pulse_stage_duration_seconds{stage}
   obs::LabeledCounter candidates_total_;  // pulse_candidates_total{source}

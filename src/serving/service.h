@@ -125,6 +125,13 @@ struct DeadLetterView {
   std::string raw;          // the event as received (bounded)
 };
 
+// One of the items most engaged with right now (GET /v1/admin/stats, the dashboard).
+struct TopItem {
+  std::string item_id;
+  double score = 0;    // trending velocity, or the model's popularity weight
+  std::string source;  // "trending" (nearline, live) or "popular" (the model's, when no trend)
+};
+
 struct Readiness {
   bool ready = false;
   std::string reason;  // why not, when not ready ("no model loaded")
@@ -153,6 +160,12 @@ class PulseService {
   // implementation keeps a dead-letter store.
   virtual Result<std::vector<DeadLetterView>> ListDeadLetters(size_t /*limit*/) {
     return UnimplementedError("the dead-letter store is not available");
+  }
+  // Up to `limit` items most engaged with now, hottest first: the nearline trending list, or the
+  // model's most popular items while nothing trends. Cheap (snapshot reads), for dashboards.
+  // Default: Unimplemented, for services without that state.
+  virtual Result<std::vector<TopItem>> TopItems(size_t /*limit*/) {
+    return UnimplementedError("top items are not available");
   }
 };
 

@@ -41,6 +41,13 @@ class FeatureStore {
 
   // Stable backend name ("embedded", "redis") for logs and metrics labels.
   virtual std::string_view name() const = 0;
+
+  // Markers let a writer notice that the store lost what it applied (a Redis restarted empty,
+  // FLUSHALL, eviction): the writer puts a named marker when it starts filling the store and
+  // checks it before each apply; a missing marker means "refill from the log". A store that
+  // cannot lose data (the embedded one) always holds every marker.
+  virtual Result<bool> HoldsMarker(std::string_view /*name*/) { return true; }
+  virtual Status PutMarker(std::string_view /*name*/) { return OkStatus(); }
 };
 
 }  // namespace pulse::store

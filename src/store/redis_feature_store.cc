@@ -289,6 +289,41 @@ Status RedisFeatureStore::Ping() {
   return OkStatus();
 }
 
+Result<bool> RedisFeatureStore::HoldsMarker(std::string_view name) {
+  constexpr std::string_view kWhat = "checking the marker";
+  Lease lease(impl_.get());
+  RETURN_IF_ERROR(lease.Acquire());
+  ASSIGN_OR_RETURN(redisContext * ctx, impl_->Connected(lease.slot()));
+  const std::string key = StrCat(impl_->redis.key_prefix, "m:", name);
+  ReplyPtr reply(static_cast<redisReply*>(redisCommand(ctx, "EXISTS %b", key.data(), key.size())));
+  if (!reply) {
+    Status s = impl_->Unavailable(kWhat, ctx->errstr);
+    impl_->Drop(lease.slot());
+    return s;
+  }
+  if (reply->type == REDIS_REPLY_ERROR) return impl_->Unavailable(kWhat, ErrorText(reply.get()));
+  if (reply->type != REDIS_REPLY_INTEGER) return impl_->Unavailable(kWhat, "unexpected reply");
+  return reply->integer > 0;
+}
+
+Status RedisFeatureStore::PutMarker(std::string_view name) {
+  constexpr std::string_view kWhat = "writing the marker";
+  Lease lease(impl_.get());
+  RETURN_IF_ERROR(lease.Acquire());
+  ASSIGN_OR_RETURN(redisContext * ctx, impl_->Connected(lease.slot()));
+  const std::string key = StrCat(impl_->redis.key_prefix, "m:", name);
+  const std::string now = std::to_string(impl_->clock->NowMillis());
+  ReplyPtr reply(static_cast<redisReply*>(
+      redisCommand(ctx, "SET %b %b", key.data(), key.size(), now.data(), now.size())));
+  if (!reply) {
+    Status s = impl_->Unavailable(kWhat, ctx->errstr);
+    impl_->Drop(lease.slot());
+    return s;
+  }
+  if (reply->type == REDIS_REPLY_ERROR) return impl_->Unavailable(kWhat, ErrorText(reply.get()));
+  return OkStatus();
+}
+
 Result<UserHistory> RedisFeatureStore::GetUserHistory(std::string_view user_id) {
   constexpr std::string_view kWhat = "reading a user history";
   Lease lease(impl_.get());

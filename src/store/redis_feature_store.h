@@ -7,6 +7,7 @@
 //                 (the `recent` entries flattened, most recent first)
 //   P e:{<user>}  sorted set: event ids applied for the user (score = apply time), trimmed to
 //                 the newest kMaxEventIdsPerUser.
+//   P m:<name>    string: a writer's marker (see FeatureStore::HoldsMarker): gone = data lost.
 // Read = one EVALSHA of a read script (unpacks the blob server-side; 1 round trip, atomic).
 // Apply = one EVALSHA per user in the batch, all pipelined (1 round trip per batch). The script
 // does the whole read-modify-write of one user (dedup by event id, merge, trim, write back) inside
@@ -57,6 +58,9 @@ class RedisFeatureStore final : public FeatureStore {
   Result<UserHistory> GetUserHistory(std::string_view user_id) override;
   Status ApplyEvents(std::span<const Event> events) override;
   std::string_view name() const override { return "redis"; }
+  // The marker is the key P m:<name> (EXISTS / SET, no expiry).
+  Result<bool> HoldsMarker(std::string_view name) override;
+  Status PutMarker(std::string_view name) override;
 
   // One PING: OK when Redis answers (for readiness checks), else Unavailable.
   Status Ping();

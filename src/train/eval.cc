@@ -153,6 +153,32 @@ double HitAtK(std::span<const DenseId> ranked, std::span<const DenseId> relevant
   return 0;
 }
 
+RankingMetrics EvaluateRanking(std::span<const DenseId> ranked, std::span<const DenseId> relevant,
+                               int k) {
+  RankingMetrics m;
+  if (relevant.empty() || k <= 0) return m;
+  const size_t n = std::min(ranked.size(), static_cast<size_t>(k));
+  size_t hits = 0;
+  double dcg = 0;
+  double precision_sum = 0;
+  for (size_t r = 0; r < n; ++r) {
+    if (!Contains(relevant, ranked[r])) continue;
+    ++hits;
+    dcg += 1.0 / std::log2(static_cast<double>(r) + 2.0);
+    precision_sum += static_cast<double>(hits) / static_cast<double>(r + 1);
+  }
+  const size_t ideal = std::min(relevant.size(), static_cast<size_t>(k));
+  double idcg = 0;
+  for (size_t r = 0; r < ideal; ++r) idcg += 1.0 / std::log2(static_cast<double>(r) + 2.0);
+  m.precision = static_cast<double>(hits) / static_cast<double>(k);
+  m.recall = static_cast<double>(hits) / static_cast<double>(relevant.size());
+  m.ndcg = dcg / idcg;
+  m.hit_rate = hits > 0 ? 1 : 0;
+  m.ap = precision_sum / static_cast<double>(relevant.size());
+  m.ap_min = precision_sum / static_cast<double>(ideal);
+  return m;
+}
+
 PopularityModel::PopularityModel(const Interactions& train) : counts_(train.num_items()) {
   for (size_t i = 0; i < counts_.size(); ++i) {
     counts_[i] = static_cast<float>(train.ItemUsers(static_cast<DenseId>(i)).size());
@@ -195,7 +221,8 @@ std::vector<std::vector<DenseId>> RecommendForEval(const EvalSplit& split, const
   if (k <= 0 || n_items == 0) return out;
   std::vector<char> eligible(n_items, 0);
   for (size_t i = 0; i < n_items && i < split.train.num_items(); ++i) {
-    eligible[i] = split.train.ItemUsers(static_cast<DenseId>(i)).empty() ? 0 : 1;
+    eligible[i] =
+        split.rank_all_items || !split.train.ItemUsers(static_cast<DenseId>(i)).empty() ? 1 : 0;
   }
   // A block's scores stay under 16 MiB: big enough for efficient products, small enough for large
   // catalogs. The block size must not depend on the thread count: a user's scores could round

@@ -45,6 +45,9 @@ struct EvalSplit {
   std::vector<DenseId> test_users;               // ascending
   std::vector<std::vector<DenseId>> test_items;  // parallel to test_users; each ascending
   size_t test_pairs = 0;
+  // Rank every item of the dictionary, including items nobody trained on (the holdout protocol of
+  // evaluation/holdout.h ranks the whole catalog); false keeps the rule above.
+  bool rank_all_items = false;
 };
 
 EvalSplit SplitForEval(const Interactions& all, Protocol protocol);
@@ -54,6 +57,23 @@ EvalSplit SplitForEval(const Interactions& all, Protocol protocol);
 double RecallAtK(std::span<const DenseId> ranked, std::span<const DenseId> relevant, int k);
 double NdcgAtK(std::span<const DenseId> ranked, std::span<const DenseId> relevant, int k);
 double HitAtK(std::span<const DenseId> ranked, std::span<const DenseId> relevant, int k);
+
+// Every metric of one user's top-K list at once (`ranked` best first, only its first k entries
+// count; `relevant` = the test items T, sorted ascending and non-empty; hits = ranked items in T):
+//   precision = hits / k            recall = hits / |T|          hit_rate = 1 if hits > 0
+//   ndcg      = DCG / IDCG, binary gains, IDCG over min(|T|, k) ranks
+//   ap        = sum over hit ranks r of (hits within the first r) / r, divided by |T|
+//   ap_min    = the same sum divided by min(|T|, k) (1 for a perfect list)
+struct RankingMetrics {
+  double precision = 0;
+  double recall = 0;
+  double ndcg = 0;
+  double hit_rate = 0;
+  double ap = 0;
+  double ap_min = 0;
+};
+RankingMetrics EvaluateRanking(std::span<const DenseId> ranked, std::span<const DenseId> relevant,
+                               int k);
 
 // Something that scores every item for a user.
 class EvalModel {

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <random>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "core/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/test_util.h"
@@ -287,6 +289,154 @@ TEST(RunOfflineEvalTest, EmptyDataEvaluatesNobody) {
   ASSERT_THAT(report, IsOk());
   EXPECT_EQ(report->test_users, 0u);
   EXPECT_EQ(report->models[1].metrics[0].recall, 0.0);
+}
+
+TEST(RankingMetricsTest, ByHandAtThree) {
+  // T = {1, 3, 9}; top 3 = 5 (miss), 1 (hit at rank 2), 7 (miss).
+  const std::vector<DenseId> ranked = {5, 1, 7, 3};
+  const std::vector<DenseId> relevant = {1, 3, 9};
+  const RankingMetrics m = EvaluateRanking(ranked, relevant, 3);
+  EXPECT_DOUBLE_EQ(m.precision, 1.0 / 3.0);
+  EXPECT_DOUBLE_EQ(m.recall, 1.0 / 3.0);
+  EXPECT_DOUBLE_EQ(m.hit_rate, 1.0);
+  // DCG = 1/log2(3) = 0.6309298; IDCG = 1 + 1/log2(3) + 1/log2(4) = 2.1309298.
+  EXPECT_NEAR(m.ndcg, 0.6309298 / 2.1309298, 1e-7);
+  EXPECT_NEAR(m.ndcg, 0.2960819, 1e-6);
+  // Precision at the hit's rank = 1/2; AP = 0.5 / 3 and 0.5 / min(3, 3).
+  EXPECT_DOUBLE_EQ(m.ap, 0.5 / 3.0);
+  EXPECT_DOUBLE_EQ(m.ap_min, 0.5 / 3.0);
+}
+
+TEST(RankingMetricsTest, ByHandAtFour) {
+  const std::vector<DenseId> ranked = {5, 1, 7, 3};
+  const std::vector<DenseId> relevant = {1, 3, 9};
+  const RankingMetrics m = EvaluateRanking(ranked, relevant, 4);
+  EXPECT_DOUBLE_EQ(m.precision, 0.5);  // 2 hits / 4
+  EXPECT_DOUBLE_EQ(m.recall, 2.0 / 3.0);
+  // DCG = 1/log2(3) + 1/log2(5) = 0.6309298 + 0.4306766; IDCG over min(3, 4) = 3 ranks.
+  EXPECT_NEAR(m.ndcg, (0.6309298 + 0.4306766) / 2.1309298, 1e-7);
+  EXPECT_NEAR(m.ndcg, 0.4981893, 1e-6);
+  // Precisions at the hit ranks: 1/2 and 2/4; sum 1.
+  EXPECT_DOUBLE_EQ(m.ap, 1.0 / 3.0);
+  EXPECT_DOUBLE_EQ(m.ap_min, 1.0 / 3.0);
+}
+
+TEST(RankingMetricsTest, ApNormalisationsDifferWhenTIsLargerThanK) {
+  // T = {5, 6}, K = 1, the first item is a hit.
+  const std::vector<DenseId> ranked = {5, 2};
+  const std::vector<DenseId> relevant = {5, 6};
+  const RankingMetrics m = EvaluateRanking(ranked, relevant, 1);
+  EXPECT_DOUBLE_EQ(m.precision, 1.0);
+  EXPECT_DOUBLE_EQ(m.recall, 0.5);
+  EXPECT_DOUBLE_EQ(m.ndcg, 1.0);    // IDCG over min(2, 1) = 1 rank
+  EXPECT_DOUBLE_EQ(m.ap, 0.5);      // 1 / |T|
+  EXPECT_DOUBLE_EQ(m.ap_min, 1.0);  // 1 / min(|T|, K)
+}
+
+TEST(RankingMetricsTest, ShortListsPerfectListsAndEmptyTests) {
+  // A list shorter than K: precision still divides by K.
+  const std::vector<DenseId> one = {2};
+  const std::vector<DenseId> two = {2};
+  RankingMetrics m = EvaluateRanking(one, two, 10);
+  EXPECT_DOUBLE_EQ(m.precision, 0.1);
+  EXPECT_DOUBLE_EQ(m.recall, 1.0);
+  EXPECT_DOUBLE_EQ(m.ndcg, 1.0);
+  EXPECT_DOUBLE_EQ(m.ap, 1.0);
+  EXPECT_DOUBLE_EQ(m.ap_min, 1.0);
+  const std::vector<DenseId> perfect = {3, 1};
+  const std::vector<DenseId> relevant = {1, 3};
+  m = EvaluateRanking(perfect, relevant, 2);
+  EXPECT_DOUBLE_EQ(m.ndcg, 1.0);
+  EXPECT_DOUBLE_EQ(m.ap_min, 1.0);
+  EXPECT_DOUBLE_EQ(m.precision, 1.0);
+  m = EvaluateRanking(perfect, {}, 2);
+  EXPECT_DOUBLE_EQ(m.recall, 0.0);
+  EXPECT_DOUBLE_EQ(m.ndcg, 0.0);
+  // Misses only.
+  const std::vector<DenseId> misses = {7, 8};
+  m = EvaluateRanking(misses, relevant, 2);
+  EXPECT_DOUBLE_EQ(m.hit_rate, 0.0);
+  EXPECT_DOUBLE_EQ(m.ap, 0.0);
+}
+
+TEST(RankingMetricsTest, AgreesWithTheSingleMetricFunctions) {
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 200; ++trial) {
+    std::vector<DenseId> ranked(20);
+    std::iota(ranked.begin(), ranked.end(), 0);
+    std::shuffle(ranked.begin(), ranked.end(), rng);
+    std::vector<DenseId> relevant;
+    for (DenseId i = 0; i < 30; ++i) {
+      if (rng() % 4 == 0) relevant.push_back(i);
+    }
+    if (relevant.empty()) relevant.push_back(3);
+    const int k = 1 + static_cast<int>(rng() % 25);
+    const RankingMetrics m = EvaluateRanking(ranked, relevant, k);
+    EXPECT_DOUBLE_EQ(m.recall, RecallAtK(ranked, relevant, k));
+    EXPECT_NEAR(m.ndcg, NdcgAtK(ranked, relevant, k), 1e-12);
+    EXPECT_DOUBLE_EQ(m.hit_rate, HitAtK(ranked, relevant, k));
+    EXPECT_LE(m.ap_min, 1.0 + 1e-12);
+    EXPECT_GE(m.ap_min, m.ap);
+  }
+}
+
+// Scores drawn from a few values, so ties are everywhere.
+class TiedScores final : public EvalModel {
+ public:
+  TiedScores(size_t n_users, size_t n_items, uint32_t seed) : n_items_(n_items) {
+    std::mt19937 rng(seed);
+    scores_.resize(n_users * n_items);
+    for (float& s : scores_) s = static_cast<float>(rng() % 4);
+  }
+  size_t num_items() const override { return n_items_; }
+  void Score(std::span<const DenseId> users, float* out) const override {
+    for (size_t r = 0; r < users.size(); ++r) {
+      std::copy_n(scores_.data() + users[r] * n_items_, n_items_, out + r * n_items_);
+    }
+  }
+  float At(DenseId user, DenseId item) const { return scores_[user * n_items_ + item]; }
+
+ private:
+  size_t n_items_;
+  std::vector<float> scores_;
+};
+
+TEST(RecommendForEvalTest, TopKEqualsAFullSortWithTiesByIdAscending) {
+  std::mt19937 rng(5);
+  std::vector<Event> events;
+  for (int u = 0; u < 40; ++u) {
+    for (int i = 0; i < 60; ++i) {
+      if (rng() % 5 == 0) events.push_back(Ev(StrCat("u", u), StrCat("i", i), 1));
+    }
+  }
+  EvalSplit split;
+  // Items 0-4 lose their training pairs: with rank_all_items they are ranked all the same.
+  split.train =
+      Interactions::FromEvents(events).Filter([](const Interaction& e) { return e.item >= 5; });
+  split.rank_all_items = true;
+  for (size_t u = 0; u < split.train.num_users(); ++u) {
+    split.test_users.push_back(static_cast<DenseId>(u));
+    split.test_items.push_back({0});
+  }
+  const TiedScores model(split.train.num_users(), split.train.num_items(), 9);
+  for (int k : {1, 7, 25, 1000}) {
+    const auto recs = RecommendForEval(split, model, k, 3);
+    for (size_t u = 0; u < split.test_users.size(); ++u) {
+      const auto user = static_cast<DenseId>(u);
+      std::vector<DenseId> all;
+      for (DenseId i = 0; i < split.train.num_items(); ++i) {
+        std::span<const DenseId> seen = split.train.UserItems(user);
+        if (!std::binary_search(seen.begin(), seen.end(), i)) all.push_back(i);
+      }
+      std::sort(all.begin(), all.end(), [&](DenseId a, DenseId b) {
+        const float sa = model.At(user, a);
+        const float sb = model.At(user, b);
+        return sa > sb || (sa == sb && a < b);
+      });
+      all.resize(std::min(all.size(), static_cast<size_t>(k)));
+      ASSERT_EQ(recs[u], all) << "user " << u << " k " << k;
+    }
+  }
 }
 
 }  // namespace

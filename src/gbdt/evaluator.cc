@@ -1,0 +1,333 @@
+#include "gbdt/evaluator.h"
+
+// GCC 12's AVX-512 intrinsic headers use a deliberately undefined register as a gather's
+// pass-through operand, which -Wuninitialized reports once inlined here.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include "core/strings.h"
+
+namespace pulse::gbdt {
+namespace {
+
+constexpr uint32_t kDefaultRight = 0x80000000u;
+constexpr uint32_t kOffsetMask = 0x7fffffffu;
+// First slot of each level in a ShallowTree's threshold/offset tables.
+constexpr int kLevelBase[CompiledEnsemble::kShallowDepth] = {0, 1, 3, 7, 16, 32};
+
+// x >= t goes right; NaN goes right only when the node's default is right. For a non-NaN x,
+// !(x < t) == (x >= t), so `ge | (default_right & !lt)` is XGBoost's rule without a branch.
+inline uint32_t GoesRight(float x, float t, uint32_t offset) {
+  const uint32_t ge = x >= t;
+  const uint32_t nlt = !(x < t);
+  return ge | ((offset >> 31) & nlt);
+}
+
+bool CpuHasAvx512() {
+  static const bool has = __builtin_cpu_supports("avx512f");
+  return has;
+}
+
+// One level of a 16-row walk given each lane's feature value `x`: compare, descend.
+__attribute__((target("avx512f"), always_inline)) inline __m512i SimdDescend(__m512i p, __m512 x,
+                                                                             __m512 t, __m512i o) {
+  const __mmask16 ge = _mm512_cmp_ps_mask(x, t, _CMP_GE_OQ);
+  const __mmask16 nlt = _mm512_cmp_ps_mask(x, t, _CMP_NLT_UQ);
+  const __mmask16 default_right =
+      _mm512_test_epi32_mask(o, _mm512_set1_epi32(static_cast<int>(kDefaultRight)));
+  const __mmask16 right = ge | (nlt & default_right);
+  const __m512i twice = _mm512_add_epi32(p, p);
+  return _mm512_mask_add_epi32(twice, right, twice, _mm512_set1_epi32(1));
+}
+
+// As SimdDescend, picking each lane's feature value with a gather.
+__attribute__((target("avx512f"), always_inline)) inline __m512i SimdStep(__m512i p, __m512i lanes,
+                                                                          const float* xt, __m512 t,
+                                                                          __m512i o) {
+  const __m512i index = _mm512_add_epi32(
+      _mm512_and_si512(o, _mm512_set1_epi32(static_cast<int>(kOffsetMask))), lanes);
+  return SimdDescend(p, _mm512_i32gather_ps(index, xt, 4), t, o);
+}
+
+}  // namespace
+
+Result<CompiledEnsemble> CompiledEnsemble::Compile(const Ensemble& ensemble) {
+  CompiledEnsemble out;
+  out.num_features_ = ensemble.num_features;
+  out.base_margin_ = ensemble.base_margin;
+
+  // Compact the features the model splits on, so a block transposes only those.
+  std::vector<int32_t> compact(ensemble.num_features, -1);
+  for (const Tree& tree : ensemble.trees) {
+    if (tree.nodes.empty()) return InvalidArgumentError("a tree has no nodes");
+    for (size_t i = 0; i < tree.nodes.size(); ++i) {
+      const TreeNode& node = tree.nodes[i];
+      if (node.is_leaf()) continue;
+      if (node.feature >= ensemble.num_features) {
+        return InvalidArgumentError("split feature out of range");
+      }
+      for (int32_t child : {node.left, node.right}) {
+        if (child <= static_cast<int32_t>(i) || static_cast<size_t>(child) >= tree.nodes.size()) {
+          return InvalidArgumentError("tree nodes are not in parent-before-child order");
+        }
+      }
+      if (compact[node.feature] < 0) {
+        compact[node.feature] = static_cast<int32_t>(out.used_features_.size());
+        out.used_features_.push_back(node.feature);
+      }
+    }
+  }
+  auto offset_of = [&](const TreeNode& node) {
+    return static_cast<uint32_t>(compact[node.feature]) * static_cast<uint32_t>(kBlockRows) |
+           (node.default_left ? 0u : kDefaultRight);
+  };
+
+  for (const Tree& tree : ensemble.trees) {
+    if (TreeDepth(tree) <= kShallowDepth) {
+      ShallowTree& flat = out.shallow_.emplace_back();
+      // Padding nodes: threshold NaN, default left, so every row goes left (x >= NaN is false).
+      std::fill(std::begin(flat.threshold), std::end(flat.threshold),
+                std::numeric_limits<float>::quiet_NaN());
+      std::fill(std::begin(flat.offset), std::end(flat.offset), 0u);
+      std::fill(std::begin(flat.leaf), std::end(flat.leaf), 0.0f);
+      struct Item {
+        int32_t node;
+        int level;
+        uint32_t pos;
+      };
+      std::vector<Item> stack = {{0, 0, 0}};
+      while (!stack.empty()) {
+        const Item item = stack.back();
+        stack.pop_back();
+        const TreeNode& node = tree.nodes[static_cast<size_t>(item.node)];
+        if (node.is_leaf()) {
+          // A leaf above level 6 owns every padded leaf under it.
+          const uint32_t span = 1u << (kShallowDepth - item.level);
+          std::fill_n(flat.leaf + item.pos * span, span, node.leaf_value);
+          continue;
+        }
+        const int slot = kLevelBase[item.level] + static_cast<int>(item.pos);
+        flat.threshold[slot] = node.threshold;
+        flat.offset[slot] = offset_of(node);
+        stack.push_back({node.left, item.level + 1, item.pos * 2});
+        stack.push_back({node.right, item.level + 1, item.pos * 2 + 1});
+      }
+      out.order_.push_back({false, static_cast<uint32_t>(out.shallow_.size() - 1)});
+      continue;
+    }
+    // Breadth-first so that siblings are adjacent: right = left + 1.
+    const uint32_t root = static_cast<uint32_t>(out.deep_nodes_.size());
+    std::vector<int32_t> queue = {0};
+    out.deep_nodes_.push_back({});
+    for (size_t q = 0; q < queue.size(); ++q) {
+      const TreeNode& node = tree.nodes[static_cast<size_t>(queue[q])];
+      DeepNode& flat = out.deep_nodes_[root + q];
+      if (node.is_leaf()) {
+        flat = {node.leaf_value, 0, -1};
+        continue;
+      }
+      const int32_t left = static_cast<int32_t>(queue.size());
+      flat = {node.threshold, offset_of(node), left};
+      queue.push_back(node.left);
+      queue.push_back(node.right);
+      out.deep_nodes_.resize(root + queue.size());
+    }
+    out.deep_roots_.push_back(root);
+    out.order_.push_back({true, static_cast<uint32_t>(out.deep_roots_.size() - 1)});
+  }
+  return out;
+}
+
+bool CompiledEnsemble::uses_simd() const { return !simd_disabled_ && CpuHasAvx512(); }
+
+void CompiledEnsemble::ShallowTreeScalar(const ShallowTree& tree, const float* xt,
+                                         float* acc) const {
+  for (size_t r = 0; r < kBlockRows; ++r) {
+    uint32_t p = 0;
+    for (int level = 0; level < kShallowDepth; ++level) {
+      const int slot = kLevelBase[level] + static_cast<int>(p);
+      const uint32_t offset = tree.offset[slot];
+      const float x = xt[(offset & kOffsetMask) + r];
+      p = 2 * p + GoesRight(x, tree.threshold[slot], offset);
+    }
+    acc[r] += tree.leaf[p];
+  }
+}
+
+__attribute__((target("avx512f"))) void CompiledEnsemble::ShallowTreeSimd(const ShallowTree& tree,
+                                                                          const float* xt,
+                                                                          float* acc) const {
+  constexpr int kChunks = kBlockRows / 16;
+  const __m512 thr_top = _mm512_load_ps(tree.threshold);  // levels 0-3
+  const __m512 thr_l4 = _mm512_load_ps(tree.threshold + 16);
+  const __m512 thr_l5a = _mm512_load_ps(tree.threshold + 32);
+  const __m512 thr_l5b = _mm512_load_ps(tree.threshold + 48);
+  const __m512i off_top = _mm512_load_si512(tree.offset);
+  const __m512i off_l4 = _mm512_load_si512(tree.offset + 16);
+  const __m512i off_l5a = _mm512_load_si512(tree.offset + 32);
+  const __m512i off_l5b = _mm512_load_si512(tree.offset + 48);
+  const __m512i one = _mm512_set1_epi32(1);
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  __m512i lanes[kChunks];
+  for (int c = 0; c < kChunks; ++c) lanes[c] = _mm512_add_epi32(iota, _mm512_set1_epi32(c * 16));
+
+  // Level 0 is the same node for every row: a contiguous load of the feature's column.
+  const float t0 = tree.threshold[0];
+  const uint32_t o0 = tree.offset[0];
+  const __m512 t0v = _mm512_set1_ps(t0);
+  __m512i p[kChunks];
+#pragma GCC unroll 4
+  for (int c = 0; c < kChunks; ++c) {
+    const __m512 x = _mm512_loadu_ps(xt + (o0 & kOffsetMask) + c * 16);
+    __mmask16 right = _mm512_cmp_ps_mask(x, t0v, _CMP_GE_OQ);
+    if (o0 & kDefaultRight) right |= _mm512_cmp_ps_mask(x, t0v, _CMP_NLT_UQ);
+    p[c] = _mm512_maskz_mov_epi32(right, one);
+  }
+  // Levels 1 and 2 have 2 and 4 candidate nodes: load each one's feature column (contiguous)
+  // and blend per lane, cheaper than a gather.
+  auto column = [&](int slot, int c) { return xt + (tree.offset[slot] & kOffsetMask) + c * 16; };
+  const __m512i two = _mm512_set1_epi32(2);
+#pragma GCC unroll 4
+  for (int c = 0; c < kChunks; ++c) {
+    const __mmask16 bit0 = _mm512_test_epi32_mask(p[c], one);
+    const __m512 x =
+        _mm512_mask_blend_ps(bit0, _mm512_loadu_ps(column(1, c)), _mm512_loadu_ps(column(2, c)));
+    const __m512i slot = _mm512_add_epi32(p[c], one);
+    p[c] = SimdDescend(p[c], x, _mm512_permutexvar_ps(slot, thr_top),
+                       _mm512_permutexvar_epi32(slot, off_top));
+  }
+#pragma GCC unroll 4
+  for (int c = 0; c < kChunks; ++c) {
+    const __mmask16 bit0 = _mm512_test_epi32_mask(p[c], one);
+    const __mmask16 bit1 = _mm512_test_epi32_mask(p[c], two);
+    const __m512 lo =
+        _mm512_mask_blend_ps(bit0, _mm512_loadu_ps(column(3, c)), _mm512_loadu_ps(column(4, c)));
+    const __m512 hi =
+        _mm512_mask_blend_ps(bit0, _mm512_loadu_ps(column(5, c)), _mm512_loadu_ps(column(6, c)));
+    const __m512i slot = _mm512_add_epi32(p[c], _mm512_set1_epi32(3));
+    p[c] =
+        SimdDescend(p[c], _mm512_mask_blend_ps(bit1, lo, hi), _mm512_permutexvar_ps(slot, thr_top),
+                    _mm512_permutexvar_epi32(slot, off_top));
+  }
+  const __m512i four = _mm512_set1_epi32(4);
+#pragma GCC unroll 4
+  for (int c = 0; c < kChunks; ++c) {
+    const __mmask16 bit0 = _mm512_test_epi32_mask(p[c], one);
+    const __mmask16 bit1 = _mm512_test_epi32_mask(p[c], two);
+    const __mmask16 bit2 = _mm512_test_epi32_mask(p[c], four);
+    __m512 pair[4];
+    for (int k = 0; k < 4; ++k) {
+      pair[k] = _mm512_mask_blend_ps(bit0, _mm512_loadu_ps(column(7 + 2 * k, c)),
+                                     _mm512_loadu_ps(column(8 + 2 * k, c)));
+    }
+    const __m512 lo = _mm512_mask_blend_ps(bit1, pair[0], pair[1]);
+    const __m512 hi = _mm512_mask_blend_ps(bit1, pair[2], pair[3]);
+    const __m512i slot = _mm512_add_epi32(p[c], _mm512_set1_epi32(7));
+    p[c] =
+        SimdDescend(p[c], _mm512_mask_blend_ps(bit2, lo, hi), _mm512_permutexvar_ps(slot, thr_top),
+                    _mm512_permutexvar_epi32(slot, off_top));
+  }
+#pragma GCC unroll 4
+  for (int c = 0; c < kChunks; ++c) {
+    p[c] = SimdStep(p[c], lanes[c], xt, _mm512_permutexvar_ps(p[c], thr_l4),
+                    _mm512_permutexvar_epi32(p[c], off_l4));
+  }
+#pragma GCC unroll 4
+  for (int c = 0; c < kChunks; ++c) {
+    p[c] = SimdStep(p[c], lanes[c], xt, _mm512_permutex2var_ps(thr_l5a, p[c], thr_l5b),
+                    _mm512_permutex2var_epi32(off_l5a, p[c], off_l5b));
+  }
+  const __m512 leaf_a = _mm512_load_ps(tree.leaf);
+  const __m512 leaf_b = _mm512_load_ps(tree.leaf + 16);
+  const __m512 leaf_c = _mm512_load_ps(tree.leaf + 32);
+  const __m512 leaf_d = _mm512_load_ps(tree.leaf + 48);
+  const __m512i upper = _mm512_set1_epi32(32);
+#pragma GCC unroll 4
+  for (int c = 0; c < kChunks; ++c) {
+    const __m512 lo = _mm512_permutex2var_ps(leaf_a, p[c], leaf_b);
+    const __m512 hi = _mm512_permutex2var_ps(leaf_c, p[c], leaf_d);
+    const __m512 leaf = _mm512_mask_blend_ps(_mm512_test_epi32_mask(p[c], upper), lo, hi);
+    _mm512_store_ps(acc + c * 16, _mm512_add_ps(_mm512_load_ps(acc + c * 16), leaf));
+  }
+}
+
+void CompiledEnsemble::DeepTree(uint32_t root, const float* xt, float* acc) const {
+  const DeepNode* nodes = deep_nodes_.data() + root;
+  for (size_t r = 0; r < kBlockRows; ++r) {
+    const DeepNode* node = nodes;
+    while (node->left >= 0) {
+      const float x = xt[(node->offset & kOffsetMask) + r];
+      node = nodes + node->left + GoesRight(x, node->value, node->offset);
+    }
+    acc[r] += node->value;
+  }
+}
+
+void CompiledEnsemble::PredictBlock(const float* xt, float* acc) const {
+  const bool simd = uses_simd();
+  for (const TreeRef& ref : order_) {
+    if (ref.deep) {
+      DeepTree(deep_roots_[ref.index], xt, acc);
+    } else if (simd) {
+      ShallowTreeSimd(shallow_[ref.index], xt, acc);
+    } else {
+      ShallowTreeScalar(shallow_[ref.index], xt, acc);
+    }
+  }
+}
+
+Status CompiledEnsemble::PredictMargin(std::span<const float> rows, size_t n, size_t cols,
+                                       std::span<float> out) const {
+  if (cols < num_features_) {
+    return InvalidArgumentError(
+        StrCat("rows have ", cols, " features, the model needs ", num_features_));
+  }
+  if (rows.size() != n * cols || out.size() != n) {
+    return InvalidArgumentError(StrCat("got ", rows.size(), " values and ", out.size(),
+                                       " outputs for ", n, " rows of ", cols));
+  }
+  // Feature-major block (at least one feature row: padding nodes read compact feature 0) and
+  // the block's accumulators; thread-local so steady-state scoring does not allocate.
+  const size_t used = std::max<size_t>(used_features_.size(), 1);
+  struct Scratch {
+    std::vector<float, std::allocator<float>> xt;
+    alignas(64) float acc[kBlockRows];
+  };
+  thread_local Scratch scratch;
+  if (scratch.xt.size() < used * kBlockRows) scratch.xt.assign(used * kBlockRows, 0.0f);
+  float* xt = scratch.xt.data();
+  float* acc = scratch.acc;
+  for (size_t start = 0; start < n; start += kBlockRows) {
+    const size_t count = std::min(kBlockRows, n - start);
+    for (size_t r = 0; r < count; ++r) {
+      const float* row = rows.data() + (start + r) * cols;
+      for (size_t u = 0; u < used_features_.size(); ++u) {
+        xt[u * kBlockRows + r] = row[used_features_[u]];
+      }
+    }
+    if (count < kBlockRows) {
+      for (size_t u = 0; u < used; ++u) {
+        std::fill(xt + u * kBlockRows + count, xt + (u + 1) * kBlockRows, 0.0f);
+      }
+    }
+    std::fill(acc, acc + kBlockRows, base_margin_);
+    PredictBlock(xt, acc);
+    std::copy(acc, acc + count, out.data() + start);
+  }
+  return OkStatus();
+}
+
+Status CompiledEnsemble::PredictProbability(std::span<const float> rows, size_t n, size_t cols,
+                                            std::span<float> out) const {
+  RETURN_IF_ERROR(PredictMargin(rows, n, cols, out));
+  for (float& v : out) v = Sigmoid(v);
+  return OkStatus();
+}
+
+}  // namespace pulse::gbdt

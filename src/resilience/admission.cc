@@ -1,0 +1,125 @@
+#include "resilience/admission.h"
+
+#include <algorithm>
+
+#include "core/strings.h"
+#include "obs/metrics.h"
+
+namespace pulse::resilience {
+
+std::string_view EndpointClassName(EndpointClass c) {
+  switch (c) {
+    case EndpointClass::kRecommend:
+      return "recommend";
+    case EndpointClass::kIngest:
+      return "ingest";
+    case EndpointClass::kAdmin:
+      return "admin";
+    case EndpointClass::kExempt:
+      return "exempt";
+  }
+  return "exempt";
+}
+
+namespace {
+std::string_view RefusalName(Refusal r) {
+  switch (r) {
+    case Refusal::kRateLimited:
+      return "rate_limited";
+    case Refusal::kBulkheadFull:
+      return "bulkhead_full";
+    case Refusal::kShed:
+      return "shed";
+    case Refusal::kNone:
+      break;
+  }
+  return "none";
+}
+}  // namespace
+
+Status AdmissionController::Ticket::ToStatus() const {
+  switch (refusal_) {
+    case Refusal::kNone:
+      return OkStatus();
+    case Refusal::kRateLimited:
+      return ResourceExhaustedError(
+          StrCat("rate limit exceeded for this client; retry after ", retry_after_ms_, " ms"));
+    case Refusal::kBulkheadFull:
+      return UnavailableError(StrCat("server overloaded: too many concurrent ",
+                                     EndpointClassName(class_), " requests; retry later"));
+    case Refusal::kShed:
+      return UnavailableError(
+          "server overloaded: request shed to keep latency bounded; retry later");
+  }
+  return OkStatus();
+}
+
+void AdmissionController::Ticket::Complete(int64_t latency_us) {
+  if (adaptive_) {
+    adaptive_->Complete(latency_us);
+    adaptive_.reset();
+  }
+  bulkhead_.reset();
+}
+
+AdmissionController::AdmissionController(std::string server, const AdmissionOptions& options,
+                                         KeyedRateLimiter* rate_limiter, const Clock& clock)
+    : server_(std::move(server)),
+      adaptive_enabled_(options.adaptive),
+      rate_limiter_(rate_limiter),
+      bulkheads_{Bulkhead(options.max_in_flight[0]), Bulkhead(options.max_in_flight[1]),
+                 Bulkhead(options.max_in_flight[2])},
+      adaptive_(options.adaptive_options, clock) {}
+
+AdmissionController::Ticket AdmissionController::Admit(EndpointClass endpoint,
+                                                       std::string_view client) {
+  Ticket ticket;
+  ticket.class_ = endpoint;
+  if (endpoint == EndpointClass::kExempt) return ticket;
+  const int c = static_cast<int>(endpoint);
+  auto refuse = [&](Refusal why, int64_t retry_after_ms) {
+    ticket.refusal_ = why;
+    ticket.retry_after_ms_ = std::max<int64_t>(1, retry_after_ms);
+    ticket.bulkhead_.reset();
+    ticket.adaptive_.reset();
+    rejected_[c][static_cast<int>(why)].fetch_add(1, std::memory_order_relaxed);
+    return std::move(ticket);
+  };
+  if (rate_limiter_ != nullptr && rate_limiter_->enabled()) {
+    RateDecision decision = rate_limiter_->Acquire(client);
+    if (!decision.allowed) {
+      return refuse(Refusal::kRateLimited, (decision.retry_after_us + 999) / 1000);
+    }
+  }
+  ticket.bulkhead_ = bulkheads_[c].TryAcquire();
+  if (!ticket.bulkhead_) return refuse(Refusal::kBulkheadFull, 1000);
+  if (endpoint == EndpointClass::kRecommend && adaptive_enabled_) {
+    ticket.adaptive_ = adaptive_.TryAcquire();
+    if (!ticket.adaptive_) return refuse(Refusal::kShed, 1000);
+  }
+  return ticket;
+}
+
+void AdmissionController::RenderMetrics(std::string* out) const {
+  obs::RenderHeader(out, "pulse_admission_rejected_total", "counter",
+                    "Requests refused before any work, by front end, endpoint class and reason.");
+  for (int c = 0; c < 3; ++c) {
+    for (Refusal r : {Refusal::kRateLimited, Refusal::kBulkheadFull, Refusal::kShed}) {
+      StrAppend(*out, "pulse_admission_rejected_total{server=\"", server_, "\",class=\"",
+                EndpointClassName(static_cast<EndpointClass>(c)), "\",reason=\"", RefusalName(r),
+                "\"} ", rejected_[c][static_cast<int>(r)].load(std::memory_order_relaxed), "\n");
+    }
+  }
+  obs::RenderHeader(out, "pulse_admission_in_flight", "gauge",
+                    "Admitted requests not finished yet, by front end and endpoint class.");
+  for (int c = 0; c < 3; ++c) {
+    StrAppend(*out, "pulse_admission_in_flight{server=\"", server_, "\",class=\"",
+              EndpointClassName(static_cast<EndpointClass>(c)), "\"} ", bulkheads_[c].in_flight(),
+              "\n");
+  }
+  obs::RenderHeader(out, "pulse_concurrency_limit", "gauge",
+                    "Current adaptive concurrency limit of recommend requests, by front end.");
+  StrAppend(*out, "pulse_concurrency_limit{server=\"", server_, "\"} ", adaptive_.limit(), "\n");
+}
+
+}  // namespace pulse::resilience
