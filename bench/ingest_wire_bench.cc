@@ -3,11 +3,14 @@
 // every accepted event is fsync'd (group commit) before its reply. Reports events/s per protocol.
 //
 //   ./build/bench/ingest_wire_bench [clients=8] [seconds=5]
+//   PULSE_REDIS=127.0.0.1:6379 ./build/bench/ingest_wire_bench ...   (store.backend: redis; also
+//       reports how far the asynchronous Redis applier lagged and how long it took to catch up)
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -77,6 +80,10 @@ int main(int argc, char** argv) {
   config.data_dir = dir;
   config.server.model_poll_ms = 0;
   config.server.http_threads = clients;
+  if (const char* redis = std::getenv("PULSE_REDIS")) {
+    config.store.backend = "redis";
+    config.redis.address = redis;
+  }
   auto data_dir = pulse::store::DataDir::Open(dir, config.store);
   if (!data_dir.ok()) return 1;
   auto engine = pulse::serving::Engine::Create(config, data_dir->get());
@@ -124,6 +131,15 @@ int main(int argc, char** argv) {
   });
   grpc.Stop(1000);
   http.Stop();
+  if (auto* applier = (*engine)->feature_store_applier()) {
+    const uint64_t lag = applier->lag_events();
+    const auto start = std::chrono::steady_clock::now();
+    applier->WaitAppliedForTest((*data_dir)->EventCount(), 600'000);
+    std::printf("redis applier: %llu events behind at the end, caught up %.2f s later\n",
+                static_cast<unsigned long long>(lag),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  engine->reset();
   std::filesystem::remove_all(dir);
   return 0;
 }

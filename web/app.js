@@ -22,13 +22,15 @@
   const PLOTS = [
     { id: 'rps', title: 'Recommend requests', lines: [['rps', BLUE, 'rps']], fmt: perSec, metric: 'pulse_requests_total' },
     { id: 'errors', title: 'Error rate (5xx, 429)', lines: [['error_rate', BLUE, 'errors']], fmt: pct, metric: 'pulse_requests_total' },
-    { id: 'latency', title: 'Recommend latency', lines: [['p50_ms', BLUE, 'p50'], ['p99_ms', ORANGE, 'p99']], fmt: ms, metric: 'pulse_request_duration_seconds' },
+    { id: 'latency', title: 'Latency', lines: [['p50_ms', BLUE, 'p50'], ['p99_ms', ORANGE, 'p99']], fmt: ms, metric: 'pulse_request_duration_seconds' },
     { id: 'events', title: 'Events ingested', lines: [['events_per_s', BLUE, 'events']], fmt: perSec, metric: 'pulse_events_ingested_total' },
     { id: 'freshness', title: 'Feature freshness p99', lines: [['freshness_p99_s', BLUE, 'p99']], fmt: sec, metric: 'pulse_feature_freshness_seconds' },
     { id: 'fallback', title: 'Fallback share', lines: [['fallback_share', BLUE, 'fallback']], fmt: pct, max: 1, metric: 'pulse_fallback_total' },
     { id: 'cache', title: 'Cache hit rate', lines: [['cache_hit_rate', BLUE, 'hits']], fmt: pct, max: 1, metric: 'pulse_cache_hits_total' },
     { id: 'breakers', title: 'Circuit breakers', keyed: 'breakers', states: true, metric: 'pulse_circuit_state' },
     { id: 'slo', title: 'SLO error budget remaining', keyed: 'slo_budget', fmt: pct, metric: 'pulse_slo_*budget*remaining*' },
+    { id: 'violations', title: 'Feature contract violations', lines: [['feature_violations_per_s', BLUE, 'violations']], fmt: perSec, metric: 'pulse_feature_violations_total' },
+    { id: 'drift', title: 'Feature drift (PSI)', keyed: 'psi', fmt: num, summary: 'max', metric: 'pulse_feature_psi' },
   ];
 
   const $ = (id) => document.getElementById(id);
@@ -147,7 +149,7 @@
         }
       });
     }
-    if (lines.length > 1) {
+    if (lines.length > 1 && lines.length <= 3) {
       g.textAlign = 'left';
       g.font = '600 11px system-ui, sans-serif';
       let lx = left + 6;
@@ -190,6 +192,16 @@
     f.fig.setAttribute('data-points', String(points));
     f.fig.setAttribute('data-max', max === null ? '' : String(max));
     f.fig.setAttribute('data-state', points > 0 ? 'ok' : 'empty');
+    if (plot.summary === 'max') {
+      // Many series (one per feature): the caption names the highest now.
+      let worst = null;
+      for (const line of lines) {
+        const v = last(line.values);
+        if (v !== null && (worst === null || v > worst.v)) worst = { v, label: line.label };
+      }
+      f.value.textContent = worst ? 'max ' + plot.fmt(worst.v) + ' (' + worst.label + ')' : '–';
+      return;
+    }
     const now = lines.map((line) => {
       const v = last(line.values);
       const text = v === null ? '–' : plot.states ? STATE_NAMES[v] || String(v) : plot.fmt(v);

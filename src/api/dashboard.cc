@@ -334,6 +334,8 @@ StatsSample StatsCollector::Derive(const Exposition& e, int64_t now_ms) {
   sample.available[kFreshnessP99S] = has_freshness;
   sample.available[kFallbackShare] = has_fallback && has_requests;
   sample.available[kCacheHitRate] = has_cache;
+  const bool has_violations = e.HasFamily("pulse_feature_violations_total");
+  sample.available[kViolationsPerS] = has_violations;
 
   // A declared family without samples yet (nothing happened) counts as zero.
   auto counter = [&e](bool present, std::string_view name,
@@ -357,6 +359,7 @@ StatsSample StatsCollector::Derive(const Exposition& e, int64_t now_ms) {
   raw.fallbacks = counter(has_fallback, "pulse_fallback_total");
   raw.cache_hits = counter(has_cache, "pulse_cache_hits_total");
   raw.cache_misses = counter(e.HasFamily("pulse_cache_misses_total"), "pulse_cache_misses_total");
+  raw.violations = counter(has_violations, "pulse_feature_violations_total");
   raw.latency = e.Buckets("pulse_request_duration_seconds", kRecommend);
   raw.freshness = e.Buckets("pulse_feature_freshness_seconds");
 
@@ -386,6 +389,9 @@ StatsSample StatsCollector::Derive(const Exposition& e, int64_t now_ms) {
     const std::optional<double> hits = Delta(raw.cache_hits, then.cache_hits);
     const double misses = Delta(raw.cache_misses, then.cache_misses).value_or(0);
     if (hits && *hits + misses > 0) sample.values[kCacheHitRate] = *hits / (*hits + misses);
+    if (auto violations = Delta(raw.violations, then.violations)) {
+      sample.values[kViolationsPerS] = *violations / seconds;
+    }
   }
   window_.push_back(std::move(raw));
 
@@ -396,6 +402,9 @@ StatsSample StatsCollector::Derive(const Exposition& e, int64_t now_ms) {
       const std::string* dependency = FindLabel(s.labels, "dependency");
       sample.breakers.emplace_back(dependency ? *dependency : LabelKey(s.labels, "default"),
                                    s.value);
+    } else if (s.name == "pulse_feature_psi") {
+      const std::string* feature = FindLabel(s.labels, "feature");
+      sample.psi.emplace_back(feature ? *feature : LabelKey(s.labels, "default"), s.value);
     } else if (IsSloBudget(s.name)) {
       if (std::find(slo_families.begin(), slo_families.end(), s.name) == slo_families.end()) {
         slo_families.push_back(s.name);
@@ -413,6 +422,7 @@ StatsSample StatsCollector::Derive(const Exposition& e, int64_t now_ms) {
       ++i;
     }
   }
+  sample.psi_available = e.HasFamily("pulse_feature_psi");
   sample.slo_available = !slo_families.empty() ||
                          std::any_of(e.families().begin(), e.families().end(),
                                      [](const std::string& family) { return IsSloBudget(family); });
@@ -459,7 +469,7 @@ std::string StatsCollector::ToJson(size_t max_points) const {
     StrAppend(out, s > 0 ? "," : "", "\"", kStatsSeriesNames[s], "\":", newest.available[s]);
   }
   StrAppend(out, ",\"breakers\":", newest.breakers_available,
-            ",\"slo_budget\":", newest.slo_available, "}");
+            ",\"slo_budget\":", newest.slo_available, ",\"psi\":", newest.psi_available, "}");
   // Keyed series (breakers, SLOs): one array per key, aligned with "t", null where absent.
   auto keyed = [&](const char* field, auto member) {
     std::map<std::string, std::vector<double>> by_key;
@@ -486,6 +496,7 @@ std::string StatsCollector::ToJson(size_t max_points) const {
   };
   keyed("breakers", &StatsSample::breakers);
   keyed("slo_budget", &StatsSample::slo_budget);
+  keyed("psi", &StatsSample::psi);
   out.append(",\"top_items\":");
   if (!top.ok()) {
     out.append("null");

@@ -6,12 +6,13 @@
 // CDN, no external URL (a test checks). The page polls GET /v1/admin/stats, a compact JSON time
 // series kept by StatsCollector: every interval (1 s) it renders the same Prometheus text that
 // GET /metrics serves, parses it, and derives rates over a trailing window (10 s): recommend RPS,
-// error rate, p50/p99 latency, freshness p99, fallback share, cache hit rate, plus the current
-// breaker states and SLO budgets, into a ring of the last `capacity` samples (10 minutes).
-// Metrics are looked up by name in the exposition text, never through a component's struct, so a
-// metric another component starts to export (pulse_cache_hits_total, pulse_circuit_state,
-// pulse_slo_*budget*remaining*) appears on the dashboard without a change here; until then
-// its series is reported unavailable and the page shows "n/a".
+// error rate, p50/p99 latency, freshness p99, fallback share, cache hit rate, feature contract
+// violations, plus the current breaker states, SLO budgets and feature drift (PSI), into a ring of
+// the last `capacity` samples (10 minutes). Metrics are looked up by name in the exposition text,
+// never through a component's struct, so a metric another component starts to export
+// (pulse_cache_hits_total, pulse_circuit_state, pulse_slo_*budget*remaining*) appears on the
+// dashboard without a change here; until then its series is reported unavailable and the page shows
+// "n/a".
 //
 // Thread-safety: StatsCollector and Dashboard are safe to call from any thread; one background
 // thread samples. Ownership: the render function and the service must outlive the Dashboard.
@@ -141,19 +142,27 @@ class Ring {
 
 // The plotted series, in the order of StatsSample::values and of kStatsSeriesNames.
 enum StatsSeries : int {
-  kRps = 0,        // recommend requests per second (HTTP + gRPC)
-  kEventsPerS,     // events ingested per second
-  kErrorRate,      // share of recommend requests that failed on the server's side
-  kP50Ms,          // recommend latency, milliseconds
-  kP99Ms,          //
-  kFreshnessP99S,  // event time → feature visible, seconds
-  kFallbackShare,  // pulse_fallback_total per recommend request
-  kCacheHitRate,   // hits / (hits + misses)
+  kRps = 0,         // recommend requests per second (HTTP + gRPC)
+  kEventsPerS,      // events ingested per second
+  kErrorRate,       // share of recommend requests that failed on the server's side
+  kP50Ms,           // recommend latency, milliseconds
+  kP99Ms,           //
+  kFreshnessP99S,   // event time → feature visible, seconds
+  kFallbackShare,   // pulse_fallback_total per recommend request
+  kCacheHitRate,    // hits / (hits + misses)
+  kViolationsPerS,  // feature contract violations per second (all features)
   kNumStatsSeries,
 };
 inline constexpr std::array<std::string_view, kNumStatsSeries> kStatsSeriesNames = {
-    "rps",    "events_per_s",    "error_rate",     "p50_ms",
-    "p99_ms", "freshness_p99_s", "fallback_share", "cache_hit_rate"};
+    "rps",
+    "events_per_s",
+    "error_rate",
+    "p50_ms",
+    "p99_ms",
+    "freshness_p99_s",
+    "fallback_share",
+    "cache_hit_rate",
+    "feature_violations_per_s"};
 
 struct StatsSample {
   int64_t t_ms = 0;
@@ -163,8 +172,10 @@ struct StatsSample {
   std::array<bool, kNumStatsSeries> available{};
   bool breakers_available = false;
   bool slo_available = false;
+  bool psi_available = false;
   std::vector<std::pair<std::string, double>> breakers;    // dependency → pulse_circuit_state
   std::vector<std::pair<std::string, double>> slo_budget;  // SLO → budget remaining
+  std::vector<std::pair<std::string, double>> psi;         // feature → pulse_feature_psi
 
   StatsSample() { values.fill(std::numeric_limits<double>::quiet_NaN()); }
 };
@@ -202,7 +213,7 @@ class StatsCollector {
   // The cumulative values a sample derives its rates from.
   struct Raw {
     int64_t t_ms = 0;
-    std::optional<double> requests, errors, events, fallbacks, cache_hits, cache_misses;
+    std::optional<double> requests, errors, events, fallbacks, cache_hits, cache_misses, violations;
     std::vector<Bucket> latency, freshness;
   };
   StatsSample Derive(const Exposition& exposition, int64_t now_ms);

@@ -292,6 +292,8 @@ TEST_F(StatsCollectorTest, MetricsThatAppearLaterAreReadByName) {
   EXPECT_FALSE(stats["available"]["cache_hit_rate"].get<bool>());
   EXPECT_FALSE(stats["available"]["breakers"].get<bool>());
   EXPECT_FALSE(stats["available"]["slo_budget"].get<bool>());
+  EXPECT_FALSE(stats["available"]["psi"].get<bool>());
+  EXPECT_FALSE(stats["available"]["feature_violations_per_s"].get<bool>());
   EXPECT_TRUE(stats["series"]["cache_hit_rate"][1].is_null());
   EXPECT_TRUE(stats["breakers"].empty());
 
@@ -302,12 +304,18 @@ TEST_F(StatsCollectorTest, MetricsThatAppearLaterAreReadByName) {
       "# TYPE pulse_circuit_state gauge\n"
       "pulse_circuit_state{dependency=\"redis\"} 0\npulse_circuit_state{dependency=\"ann\"} 1\n"
       "# TYPE pulse_slo_error_budget_remaining gauge\n"
-      "pulse_slo_error_budget_remaining{slo=\"availability\"} 0.75\n";
+      "pulse_slo_error_budget_remaining{slo=\"availability\"} 0.75\n"
+      "# TYPE pulse_feature_violations_total counter\n"
+      "pulse_feature_violations_total{feature=\"score\"} 4\n"
+      "# TYPE pulse_feature_psi gauge\n";
   Tick();
   metrics_.extra =
       "pulse_cache_hits_total{cache=\"user\"} 30\npulse_cache_misses_total{cache=\"user\"} 10\n"
       "pulse_circuit_state{dependency=\"redis\"} 2\n"
-      "pulse_slo_error_budget_remaining{slo=\"availability\"} 0.5\n";
+      "pulse_slo_error_budget_remaining{slo=\"availability\"} 0.5\n"
+      "pulse_feature_violations_total{feature=\"score\"} 10\n"
+      "pulse_feature_violations_total{feature=\"popularity\"} 4\n"
+      "pulse_feature_psi{feature=\"score\"} 0.3\n";
   Tick();
   stats = Stats();
   EXPECT_TRUE(stats["available"]["cache_hit_rate"].get<bool>());
@@ -321,6 +329,12 @@ TEST_F(StatsCollectorTest, MetricsThatAppearLaterAreReadByName) {
   EXPECT_EQ(stats["breakers"]["ann"][2], 1);
   EXPECT_TRUE(stats["breakers"]["ann"][3].is_null());  // gone from the exposition
   EXPECT_EQ(stats["slo_budget"]["availability"][3], 0.5);
+  EXPECT_TRUE(stats["available"]["psi"].get<bool>());
+  EXPECT_TRUE(stats["psi"]["score"][2].is_null());  // declared, no window compared yet
+  EXPECT_EQ(stats["psi"]["score"][3], 0.3);
+  // 4 at t2 (first seen: counted from 0), 14 at t3; each over the 2 s window before it.
+  EXPECT_DOUBLE_EQ(stats["series"]["feature_violations_per_s"][2].get<double>(), 2);
+  EXPECT_DOUBLE_EQ(stats["series"]["feature_violations_per_s"][3].get<double>(), 7);
 }
 
 TEST_F(StatsCollectorTest, StartedCollectorSamplesAndStopsPromptly) {

@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/flags.h"
+#include "core/log.h"
 #include "core/status.h"
 #include "core/strings.h"
 #include "evaluation/holdout.h"
@@ -147,6 +148,8 @@ int ModelFailure(const std::string& model, const Status& status) {
 }
 
 int RunHoldout(const std::vector<std::string>& args) {
+  // The in-process engine's start-up lines would only clutter the report.
+  SetMinLogLevel(LogLevel::kWarn);
   auto flags = Flags::Parse(
       args, {"train", "test", "input", "split", "seed", "format", "k", "models", "config"},
       {"json", "tune"});

@@ -21,7 +21,7 @@ commands:
   import   --data-dir DIR [--items FILE] [--events FILE] [--format jsonl|movielens]
   train    --data-dir DIR [--config FILE]
   eval     --train FILE --test FILE | --input FILE [--split 0.75 --seed S]
-           [--format movielens|jsonl] [--k 10] [--models popular,itemknn,als,pulse] [--tune] [--json]
+           [--format movielens|jsonl] [--k 10] [--models popular,itemknn,ease,als,pulse] [--tune] [--json]
   eval     --format movielens|jsonl FILE --protocol leave-last-out|temporal [--k 10,20] [--json]
   version
 )";

@@ -10,6 +10,7 @@
 #include "nlohmann/json.hpp"
 #include "obs/slo.h"
 #include "obs/trace.h"
+#include "quality/checks.h"
 #include "store/embedded_feature_store.h"
 #include "store/redis_feature_store.h"
 #include "train/als.h"
@@ -128,7 +129,10 @@ Result<store::UserHistory> Engine::ReadUserHistory(std::string_view user_id, boo
       feature_store_own_reads_.fetch_add(1, std::memory_order_relaxed);
       // Exact for this process's events; while the store is failing, other replicas' events
       // may be missing too: degraded.
-      if (!applier_->healthy()) *degraded = true;
+      if (!applier_->healthy()) {
+        feature_store_fallbacks_.fetch_add(1, std::memory_order_relaxed);
+        *degraded = true;
+      }
       return data_dir_->GetUserHistory(user_id);
     }
   }
@@ -151,6 +155,7 @@ void Engine::ApplyToNearline(std::span<const Event> events, bool live) {
   std::lock_guard<std::mutex> lock(nearline_mu_);
   nearline::ApplyStats stats = nearline_->Apply(events, clock_.NowMillis());
   if (!live) return;
+  quality::CheckNearline(*nearline_, events);  // feature contracts and drift (live events only)
   // Replayed history is not news: freshness measures live events only.
   for (double seconds : stats.freshness_seconds) {
     freshness_seconds_.Observe(seconds);
@@ -321,6 +326,8 @@ void Engine::RenderMetrics(std::string* out) const {
                     "Requests served from a lower rung, by reason.");
   StrAppend(*out, "pulse_fallback_total{reason=\"feature_store_unavailable\"} ",
             feature_store_fallbacks_.load(std::memory_order_relaxed), "\n");
+  StrAppend(*out, "pulse_fallback_total{reason=\"feature_store_refilling\"} ",
+            feature_store_refill_reads_.load(std::memory_order_relaxed), "\n");
   RenderFeatureStoreMetrics(out);
   nearline::ProcessorCounters counters = nearline_->counters();
   obs::RenderHeader(out, "pulse_nearline_events_total", "counter",
@@ -456,6 +463,7 @@ Result<bool> Engine::ReloadModelIfNewer() {
     std::lock_guard<std::mutex> lock(catalog_mu_);
     ASSIGN_OR_RETURN(auto snapshot, BuildSnapshot(std::move(model).value()));
     snapshot_.store(snapshot);
+    quality::DefaultDataQuality().ResetReference();  // a new model's scores are a new normal
     LOG_INFO("serving", "serving model ", *it, " (", snapshot->model->items.size(), " items, ",
              snapshot->model->users.size(), " users)");
     return true;

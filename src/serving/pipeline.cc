@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "core/log.h"
+#include "quality/checks.h"
 
 namespace pulse::serving {
 namespace {
@@ -107,10 +108,12 @@ void Pipeline::Run(RecommendContext& context, std::vector<Candidate>& out) const
   {
     StageTimer timer(context, hydrator_->name(), out);
     hydrator_->Hydrate(context, out);
+    quality::CheckRankingFeatures(out);  // contracts: counted, invalid values → defaults
   }
   {
     StageTimer timer(context, scorer_->name(), out);
     scorer_->Score(context, out);
+    quality::CheckScores(out);
   }
   for (const auto& selector : selectors_) {
     StageTimer timer(context, selector->name(), out);

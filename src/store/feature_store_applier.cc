@@ -9,6 +9,9 @@
 namespace pulse::store {
 namespace {
 
+// How often (at most) the cursor is persisted while the applier is behind.
+constexpr int64_t kCursorSaveMs = 200;
+
 int64_t SteadyMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -167,9 +170,11 @@ void FeatureStoreApplier::Run() {
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mu_);
+      // The first step checks the marker at once (a Redis that lost our data while we were
+      // down is refilled right away, not after marker_check_ms).
       cv_.wait_for(lock, std::chrono::milliseconds(options_.marker_check_ms),
-                   [&] { return stop_ || notified_ || cursor_ < head_; });
-      if (stop_) return;
+                   [&] { return stop_ || notified_ || cursor_ < head_ || !marker_known_; });
+      if (stop_) break;
       notified_ = false;
     }
     const bool ok = Step();
@@ -181,6 +186,7 @@ void FeatureStoreApplier::Run() {
       backoff_ms = std::min<int64_t>(backoff_ms * 2, 1000);
     }
   }
+  SaveCursor(cursor_.load());  // the last batches' cursor, if a throttled save skipped it
 }
 
 void FeatureStoreApplier::SaveCursor(uint64_t seq) {
@@ -196,16 +202,11 @@ bool FeatureStoreApplier::Step() {
   // Before every batch, and when idle every marker_check_ms: has the store lost our data?
   if (cursor < head || !marker_known_ || now - last_marker_check_ms_ >= options_.marker_check_ms) {
     Result<bool> holds = store_->HoldsMarker(instance_);
-    if (holds.ok() && !*holds) {
-      Status put = store_->PutMarker(instance_);
-      if (!put.ok()) holds = put;
-    }
     if (!holds.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
       ++stats_.apply_failures;
       return false;
     }
-    last_marker_check_ms_ = now;
     if (!*holds) {
       // Marker gone (or never there): fill the store from the whole log. Events applied since the
       // loss are skipped by id; the users' unapplied sets are moot, refilling() covers everyone.
@@ -222,14 +223,28 @@ bool FeatureStoreApplier::Step() {
         groups_.clear();
         unapplied_.clear();
       }
-      SaveCursor(0);
       cursor = 0;
+      // The reset cursor must be durable before the marker is: a crash between the two then
+      // finds no marker again and refills, instead of resuming from the old cursor into a store
+      // that has lost everything before it.
+      Status saved = data_dir_->PutBlob(kCursorBlob, "0");
+      if (saved.ok()) saved = store_->PutMarker(instance_);
+      if (!saved.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++stats_.apply_failures;
+        return false;
+      }
+      last_cursor_save_ms_ = now;
     }
+    last_marker_check_ms_ = now;
     marker_known_ = true;
   }
   if (cursor >= head_.load()) return true;
 
-  const size_t limit = static_cast<size_t>(std::max(options_.batch_events, 1));
+  // A refill reads 10× larger batches: a user's events in one batch share one script call, and
+  // the script's cost grows with the history it rewrites, so bigger batches refill faster.
+  const size_t limit = static_cast<size_t>(std::max(options_.batch_events, 1)) *
+                       (cursor < refill_until_.load() ? 10 : 1);
   std::vector<Event> batch;
   batch.reserve(std::min<uint64_t>(limit, head_.load() - cursor));
   uint64_t last = cursor;
@@ -275,7 +290,13 @@ bool FeatureStoreApplier::Step() {
     if (cursor_ >= refill_until_) refill_until_ = 0;
   }
   applied_cv_.notify_all();
-  SaveCursor(last);
+  // The cursor is saved at most every kCursorSaveMs (a synced write per batch would double the
+  // fsyncs of a lightly loaded server); a crash re-applies what came after the saved cursor,
+  // which the store skips by id. A caught-up applier saves at once, so an idle one is exact.
+  if (now - last_cursor_save_ms_ >= kCursorSaveMs || last >= head_.load()) {
+    SaveCursor(last);
+    last_cursor_save_ms_ = now;
+  }
   return true;
 }
 

@@ -2,10 +2,11 @@
 // (Redis) on its own thread, so ingest never waits for the shared store.
 //
 // The log is the source of truth: the applier keeps a cursor (the last log sequence the store has
-// taken), persisted in the data dir (blob "feature_store_cursor"), and applies the events after
-// it in pipelined batches of `batch_events`. The writer's commit hook calls Notify(), which wakes
-// the thread (no polling latency when idle); after an outage or a restart the applier simply
-// reads on from its cursor.
+// taken), persisted in the data dir (blob "feature_store_cursor"; at most every 200 ms while
+// behind, at once when caught up and on Stop), and applies the events after
+// it in pipelined batches of `batch_events` (10× that while refilling). The writer's commit hook
+// calls Notify(), which wakes the thread (no polling latency when idle); after an outage or a
+// restart the applier simply reads on from its cursor.
 //
 // Exactly once: every event goes to the store with an event id — its own, or "~<instance>:<seq>"
 // for events without one (instance = a random id of this data dir, blob
@@ -140,6 +141,7 @@ class FeatureStoreApplier {
   Stats stats_;    // guarded by mu_ (counters)
   std::condition_variable applied_cv_;
   int64_t last_marker_check_ms_ = 0;  // applier thread only
+  int64_t last_cursor_save_ms_ = 0;   // applier thread only
   bool marker_known_ = false;         // applier thread only: checked once since start
   std::thread thread_;
 };

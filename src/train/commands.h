@@ -12,7 +12,8 @@
 //       or with --json one object per model and K per line:
 //       {"model":"als","protocol":"leave-last-out","k":10,"recall":…,"ndcg":…,"hit_rate":…,
 //        "coverage":…,"users":…}
-//       Malformed lines are skipped and counted on stderr.
+//       Malformed lines are skipped and counted on stderr. `pulse eval` reaches this form through
+//       evaluation/commands.h, which handles the holdout form (--train/--test, --input --split).
 //
 // `args` exclude the program name and the subcommand. Exit codes: 0 success, 2 bad usage or
 // config (the message names the problem), 1 any other failure (missing file, no events, I/O).

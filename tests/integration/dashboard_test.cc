@@ -369,6 +369,13 @@ TEST_F(DashboardTest, HeadlessChromiumRendersPlotsAndTheTryItBox) {
     const std::string state = Attr(tag, "data-state");
     EXPECT_TRUE(state == "ok" || state == "empty" || state == "na") << plot << ": " << tag;
   }
+  // Data quality is exported from the first recommend on: no violations on good data, and no
+  // drift series until two windows were filled (or some, in any case not "n/a").
+  const std::string violations = TagWithId(dom, "plot-violations");
+  EXPECT_EQ(Attr(violations, "data-state"), "ok") << violations;
+  EXPECT_EQ(Attr(violations, "data-max"), "0") << violations;
+  const std::string drift = Attr(TagWithId(dom, "plot-drift"), "data-state");
+  EXPECT_TRUE(drift == "ok" || drift == "empty") << drift;
   EXPECT_GE(IntAttr(TagWithId(dom, "top-items"), "data-count"), 1);
 
   // The try-it box ran a debug recommend for u1: items with explanation ids, and the trace.
