@@ -550,6 +550,9 @@ Result<RecommendResponse> Engine::Recommend(const RecommendRequest& request) {
     own_trace->AdoptTraceId(request.trace_id);
     trace = &*own_trace;
   }
+  // Log lines written while serving this request carry its ids.
+  std::string request_id = RandomHex(32);
+  ScopedLogContext log_context(request_id, trace->trace_id_hex());
   RETURN_IF_ERROR(ValidateRecommendRequest(request));
   std::shared_ptr<const ServingSnapshot> snapshot = snapshot_.load();
   if (!snapshot) return FailedPreconditionError("no model loaded yet (run `pulse train`)");
@@ -574,7 +577,7 @@ Result<RecommendResponse> Engine::Recommend(const RecommendRequest& request) {
   pipeline_->Run(context, ranked);
 
   RecommendResponse response;
-  response.request_id = RandomHex(32);
+  response.request_id = std::move(request_id);
   response.model_version = snapshot->model->version;
   response.degraded = context.degraded;
   response.items.reserve(ranked.size());

@@ -251,7 +251,7 @@ TEST_F(PrometheusTest, RealPrometheusScrapesTheServer) {
   ASSERT_TRUE(rules);
   json groups = json::parse(rules->body, nullptr, false)["data"]["groups"];
   ASSERT_TRUE(groups.is_array()) << rules->body;
-  EXPECT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups.size(), 3u);  // recording, SLO alerts, drift alerts
   stop();
 }
 
