@@ -133,6 +133,20 @@ void ToProto(const serving::RecommendResponse& response, v1::RecommendResponse* 
   }
   out->set_model_version(debug.model_version);
   out->set_index_version(debug.index_version);
+  for (const auto& [source, count] : debug.candidates_by_source) {
+    (*out->mutable_candidates_by_source())[source] = count;
+  }
+  auto set_value = [](const serving::FeatureValueDebug& value, v1::FeatureValue* feature) {
+    feature->set_name(value.name);
+    feature->set_value(value.value);
+    feature->set_age_ms(value.age_ms);
+  };
+  for (const auto& value : debug.user_features) set_value(value, out->add_user_features());
+  for (const auto& item : debug.item_features) {
+    auto* features = out->add_item_features();
+    features->set_item_id(item.item_id);
+    for (const auto& value : item.values) set_value(value, features->add_features());
+  }
 }
 
 Item FromProto(const v1::Item& proto) {

@@ -250,6 +250,11 @@ TEST_F(TracingTest, GrpcMetadataTraceparentIsHonoured) {
   grpc::Status status = stub->Recommend(&context, request, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.debug().trace_id(), kGrpcTraceId);
+  // The debug extras travel over gRPC too.
+  EXPECT_TRUE(response.debug().candidates_by_source().contains("ann"));
+  EXPECT_GE(response.debug().user_features_size(), 1);
+  ASSERT_EQ(response.debug().item_features_size(), 5);
+  EXPECT_EQ(response.debug().item_features(0).features_size(), 5);
   std::vector<json> spans = collector_->WaitForTrace(kGrpcTraceId, 10);
   const json* root = FindSpan(spans, "grpc recommend");
   ASSERT_NE(root, nullptr);
