@@ -37,6 +37,7 @@ struct Fixture {
     Config config;
     config.data_dir = dir;
     config.server.model_poll_ms = 0;
+    config.cache.ttl_ms = 0;  // the pipeline itself; the cache hit path is in resilience_bench
     data_dir = store::DataDir::Open(dir, config.store).value();
 
     std::mt19937_64 rng(1);

@@ -108,6 +108,7 @@ void ToProto(const serving::RecommendResponse& response, v1::RecommendResponse* 
   proto->set_request_id(response.request_id);
   proto->set_model_version(response.model_version);
   proto->set_degraded(response.degraded);
+  proto->set_fallback(response.fallback);
   for (const auto& item : response.items) {
     auto* out = proto->add_items();
     out->set_item_id(item.item_id);
@@ -200,10 +201,14 @@ struct GrpcServer::Impl final : CallHandler {
   Status Publish(const v1::PublishRequest& request, v1::PublishResponse* response) override;
 
   void ApplyServing();
+  // Admission of a call of API method `method` (always admitted without a controller).
+  resilience::AdmissionController::Ticket Admit(grpc::CallbackServerContext* context,
+                                                std::string_view method);
 
   serving::PulseService& service;
   const ServerConfig config;
   RequestMetrics* const metrics;
+  resilience::AdmissionController* admission_controller = nullptr;
 
   std::unique_ptr<WorkerPool> pool;
   std::vector<std::unique_ptr<grpc::Service>> services;
@@ -272,9 +277,16 @@ grpc::ServerUnaryReactor* GrpcServer::Impl::Run(grpc::CallbackServerContext* con
                                                 std::function<Status()> work) {
   auto* reactor = context->DefaultReactor();
   const auto start = std::chrono::steady_clock::now();
+  // Admitted calls hold their slots while queued too, so a flood of one class cannot fill the
+  // queue ahead of another, and queueing delay counts in the latency the limiter sees.
+  auto admission =
+      std::make_shared<resilience::AdmissionController::Ticket>(Admit(context, method));
   // Metrics, trace and access log first: the context may go as soon as the reactor finishes.
-  auto finish = [this, reactor, method, start](const Status& status,
-                                               std::optional<obs::RequestTrace>& trace) {
+  auto finish = [this, reactor, method, start, admission](const Status& status,
+                                                          std::optional<obs::RequestTrace>& trace) {
+    admission->Complete(std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::steady_clock::now() - start)
+                            .count());
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     metrics->Record(method, StatusCodeName(status.code()), seconds);
@@ -305,8 +317,12 @@ grpc::ServerUnaryReactor* GrpcServer::Impl::Run(grpc::CallbackServerContext* con
     }
     finish(status, trace);
   };
-  if (!pool->TrySubmit(std::move(task))) {
-    std::optional<obs::RequestTrace> no_trace;
+  std::optional<obs::RequestTrace> no_trace;
+  if (!admission->admitted()) {
+    context->AddTrailingMetadata("retry-after-ms", std::to_string(admission->retry_after_ms()));
+    // The contract names RESOURCE_EXHAUSTED for every kind of overload over gRPC.
+    finish(ResourceExhaustedError(admission->ToStatus().message()), no_trace);
+  } else if (!pool->TrySubmit(std::move(task))) {
     finish(ResourceExhaustedError("server overloaded: too many queued requests"), no_trace);
   }
   return reactor;
@@ -373,6 +389,23 @@ Status GrpcServer::Impl::Publish(const v1::PublishRequest& request, v1::PublishR
   return OkStatus();
 }
 
+resilience::AdmissionController::Ticket GrpcServer::Impl::Admit(
+    grpc::CallbackServerContext* context, std::string_view method) {
+  if (admission_controller == nullptr) return {};
+  // The client is its API key when it sends one, else its address ("ipv4:1.2.3.4:5678" → the IP).
+  const auto& metadata = context->client_metadata();
+  std::string client;
+  if (auto it = metadata.find("x-api-key"); it != metadata.end() && it->second.size() > 0) {
+    client = StrCat("k:", std::string_view(it->second.data(), it->second.size()));
+  } else {
+    std::string peer = context->peer();
+    if (size_t colon = peer.rfind(':'); colon != std::string::npos) peer.resize(colon);
+    if (size_t scheme = peer.find(':'); scheme != std::string::npos) peer.erase(0, scheme + 1);
+    client = StrCat("ip:", peer);
+  }
+  return admission_controller->Admit(resilience::EndpointClassOf(method), client);
+}
+
 void GrpcServer::Impl::ApplyServing() {
   if (server == nullptr) return;
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
@@ -387,6 +420,10 @@ GrpcServer::GrpcServer(serving::PulseService& service, const ServerConfig& confi
                                    metrics != nullptr ? metrics : &DefaultRequestMetrics())) {}
 
 GrpcServer::~GrpcServer() { Stop(0); }
+
+void GrpcServer::SetAdmission(resilience::AdmissionController* admission) {
+  impl_->admission_controller = admission;
+}
 
 Status GrpcServer::Start(const std::string& address) {
   if (impl_->server != nullptr) return FailedPreconditionError("gRPC server already started");

@@ -28,6 +28,7 @@
 #include "api/http_metrics.h"
 #include "core/config.h"
 #include "core/status.h"
+#include "resilience/admission.h"
 #include "serving/service.h"
 
 namespace pulse::api {
@@ -45,6 +46,10 @@ class GrpcServer {
   ~GrpcServer();  // Stop(0)s if running
   GrpcServer(const GrpcServer&) = delete;
   GrpcServer& operator=(const GrpcServer&) = delete;
+
+  // Admission control before every call (refusals: RESOURCE_EXHAUSTED with trailing metadata
+  // `retry-after-ms`); `admission` (not owned) must outlive the server. Call before Start.
+  void SetAdmission(resilience::AdmissionController* admission);
 
   // Listens on "host:port" (port 0 picks a free one; see port()). Unavailable when the address
   // cannot be bound (busy: SO_REUSEPORT is off), FailedPrecondition when already started.

@@ -199,6 +199,8 @@ struct HttpServer::Impl {
                   std::string_view body);
 
   Status Recommend(const httplib::Request& req, httplib::Response& res, std::string_view body);
+  // Admission of a request of API method `op` (always admitted without a controller).
+  resilience::AdmissionController::Ticket Admit(std::string_view op, const httplib::Request& req);
   Status UpsertItems(httplib::Response& res, std::string_view body);
   Status GetItem(httplib::Response& res, std::string_view id);
   Status DeleteItem(httplib::Response& res, std::string_view id);
@@ -210,6 +212,7 @@ struct HttpServer::Impl {
   serving::PulseService& service;
   const ServerConfig config;
   RequestMetrics* const metrics;
+  resilience::AdmissionController* admission_controller = nullptr;
   std::unique_ptr<httplib::Server> server;
   std::thread listener;
   std::atomic<bool> listener_done{false};
@@ -344,13 +347,21 @@ void HttpServer::Impl::Handle(const httplib::Request& req, httplib::Response& re
     ReplyError(res, 405, status);
     res.set_header("Allow", std::string(AllowedMethods(match.route)));
   } else {
-    status = Dispatch(match, req, res, body);
+    resilience::AdmissionController::Ticket admission = Admit(op, req);
+    status = admission.admitted() ? Dispatch(match, req, res, body) : admission.ToStatus();
     if (!status.ok()) {
       const int http_status = HttpStatusFor(status.code());
       ReplyError(res, http_status, status);
       // Overload is transient: tell well-behaved clients when to come back.
-      if (http_status == 429) res.set_header("Retry-After", "1");
+      if (http_status == 429 || (http_status == 503 && !admission.admitted())) {
+        res.set_header(
+            "Retry-After",
+            std::to_string(admission.admitted() ? int64_t{1} : admission.retry_after_seconds()));
+      }
     }
+    admission.Complete(std::chrono::duration_cast<std::chrono::microseconds>(
+                           std::chrono::steady_clock::now() - start)
+                           .count());
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -393,6 +404,17 @@ Status HttpServer::Impl::Dispatch(const RouteMatch& match, const httplib::Reques
       break;
   }
   return NotFoundError("no such endpoint");
+}
+
+resilience::AdmissionController::Ticket HttpServer::Impl::Admit(std::string_view op,
+                                                                const httplib::Request& req) {
+  if (admission_controller == nullptr) return {};
+  // The client is its API key when it sends one, else its address.
+  auto key = req.headers.find("x-api-key");
+  std::string client = key != req.headers.end() && !key->second.empty()
+                           ? StrCat("k:", key->second)
+                           : StrCat("ip:", req.remote_addr);
+  return admission_controller->Admit(resilience::EndpointClassOf(op), client);
 }
 
 Status HttpServer::Impl::Recommend(const httplib::Request& req, httplib::Response& res,
@@ -492,6 +514,10 @@ HttpServer::HttpServer(serving::PulseService& service, const ServerConfig& confi
                                    metrics != nullptr ? metrics : &DefaultRequestMetrics())) {}
 
 HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::SetAdmission(resilience::AdmissionController* admission) {
+  impl_->admission_controller = admission;
+}
 
 Status HttpServer::Start(const std::string& address) {
   if (impl_->server != nullptr) return FailedPreconditionError("HTTP server already started");

@@ -27,6 +27,7 @@
 #include "api/http_metrics.h"
 #include "core/config.h"
 #include "core/status.h"
+#include "resilience/admission.h"
 #include "serving/service.h"
 
 namespace pulse::api {
@@ -44,6 +45,10 @@ class HttpServer {
   ~HttpServer();  // Stop()s if running
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
+
+  // Admission control (rate limit, bulkheads, load shedding) before every handler; `admission`
+  // (not owned) must outlive the server. Call before Start. Without one, everything is admitted.
+  void SetAdmission(resilience::AdmissionController* admission);
 
   // Binds "host:port" ("[::1]:8080" for IPv6; port 0 picks a free port) and returns once the
   // listener accepts connections. InvalidArgument for a malformed address, Unavailable when it

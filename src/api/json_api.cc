@@ -245,6 +245,7 @@ std::string RecommendResponseToJson(const serving::RecommendResponse& response) 
                    {"model_version", response.model_version},
                    {"degraded", response.degraded},
                    {"items", std::move(items)}};
+  if (!response.fallback.empty()) out["fallback"] = response.fallback;
   if (response.debug.has_value()) out["debug"] = DebugJson(*response.debug);
   return Dump(out);
 }

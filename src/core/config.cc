@@ -169,7 +169,7 @@ Status ParseTrain(const YAML::Node& node, TrainConfig* c) {
   const std::string p = "train";
   RETURN_IF_ERROR(CheckKeys(node, p,
                             {"factors", "iterations", "regularization", "alpha", "threads", "seed",
-                             "solver", "cg_steps"}));
+                             "solver", "cg_steps", "ranker_min_rows"}));
   RETURN_IF_ERROR(ReadInt(node, p, "factors", &c->factors));
   RETURN_IF_ERROR(ReadInt(node, p, "iterations", &c->iterations));
   RETURN_IF_ERROR(ReadDouble(node, p, "regularization", &c->regularization));
@@ -178,6 +178,7 @@ Status ParseTrain(const YAML::Node& node, TrainConfig* c) {
   RETURN_IF_ERROR(ReadInt(node, p, "seed", &c->seed));
   RETURN_IF_ERROR(ReadString(node, p, "solver", &c->solver));
   RETURN_IF_ERROR(ReadInt(node, p, "cg_steps", &c->cg_steps));
+  RETURN_IF_ERROR(ReadInt(node, p, "ranker_min_rows", &c->ranker_min_rows));
   return OkStatus();
 }
 
@@ -195,7 +196,7 @@ Status ParsePipeline(const YAML::Node& node, PipelineConfig* c) {
   const std::string p = "pipeline";
   RETURN_IF_ERROR(CheckKeys(node, p,
                             {"sources", "filters", "scorer_weights", "max_per_category",
-                             "default_n", "max_n", "fold_in_items"}));
+                             "default_n", "max_n", "fold_in_items", "feature_log_sample"}));
   if (YAML::Node sources = node["sources"]) {
     if (!sources.IsSequence()) return InvalidArgumentError("pipeline.sources: expected a list");
     c->sources.clear();
@@ -233,6 +234,64 @@ Status ParsePipeline(const YAML::Node& node, PipelineConfig* c) {
   RETURN_IF_ERROR(ReadInt(node, p, "default_n", &c->default_n));
   RETURN_IF_ERROR(ReadInt(node, p, "max_n", &c->max_n));
   RETURN_IF_ERROR(ReadInt(node, p, "fold_in_items", &c->fold_in_items));
+  RETURN_IF_ERROR(ReadDouble(node, p, "feature_log_sample", &c->feature_log_sample));
+  return OkStatus();
+}
+
+Status ParseCache(const YAML::Node& node, CacheConfig* c) {
+  const std::string p = "cache";
+  RETURN_IF_ERROR(CheckKeys(node, p, {"ttl_ms", "jitter", "max_entries", "stale_ms"}));
+  RETURN_IF_ERROR(ReadInt(node, p, "ttl_ms", &c->ttl_ms));
+  RETURN_IF_ERROR(ReadDouble(node, p, "jitter", &c->jitter));
+  RETURN_IF_ERROR(ReadInt(node, p, "max_entries", &c->max_entries));
+  RETURN_IF_ERROR(ReadInt(node, p, "stale_ms", &c->stale_ms));
+  return OkStatus();
+}
+
+Status ParseResilience(const YAML::Node& node, ResilienceConfig* c) {
+  const std::string p = "resilience";
+  RETURN_IF_ERROR(CheckKeys(
+      node, p,
+      {"rate_limit_rps", "rate_limit_burst", "rate_limit_clients", "max_inflight_recommend",
+       "max_inflight_ingest", "max_inflight_admin", "shed_latency_ms", "breaker_failures",
+       "breaker_failure_rate", "breaker_min_calls", "breaker_window_ms", "breaker_open_ms"}));
+  RETURN_IF_ERROR(ReadDouble(node, p, "rate_limit_rps", &c->rate_limit_rps));
+  RETURN_IF_ERROR(ReadDouble(node, p, "rate_limit_burst", &c->rate_limit_burst));
+  RETURN_IF_ERROR(ReadInt(node, p, "rate_limit_clients", &c->rate_limit_clients));
+  RETURN_IF_ERROR(ReadInt(node, p, "max_inflight_recommend", &c->max_inflight_recommend));
+  RETURN_IF_ERROR(ReadInt(node, p, "max_inflight_ingest", &c->max_inflight_ingest));
+  RETURN_IF_ERROR(ReadInt(node, p, "max_inflight_admin", &c->max_inflight_admin));
+  RETURN_IF_ERROR(ReadInt(node, p, "shed_latency_ms", &c->shed_latency_ms));
+  RETURN_IF_ERROR(ReadInt(node, p, "breaker_failures", &c->breaker_failures));
+  RETURN_IF_ERROR(ReadDouble(node, p, "breaker_failure_rate", &c->breaker_failure_rate));
+  RETURN_IF_ERROR(ReadInt(node, p, "breaker_min_calls", &c->breaker_min_calls));
+  RETURN_IF_ERROR(ReadInt(node, p, "breaker_window_ms", &c->breaker_window_ms));
+  RETURN_IF_ERROR(ReadInt(node, p, "breaker_open_ms", &c->breaker_open_ms));
+  return OkStatus();
+}
+
+// Ranges of the cache and resilience sections.
+Status ValidateResilience(const Config& c) {
+  auto bad = [](std::string msg) { return InvalidArgumentError(std::move(msg)); };
+  if (c.cache.ttl_ms < 0) return bad("cache.ttl_ms: must be >= 0");
+  if (c.cache.jitter < 0 || c.cache.jitter > 0.9) return bad("cache.jitter: must be in 0..0.9");
+  if (c.cache.max_entries < 1) return bad("cache.max_entries: must be >= 1");
+  if (c.cache.stale_ms < 0) return bad("cache.stale_ms: must be >= 0");
+  const ResilienceConfig& r = c.resilience;
+  if (r.rate_limit_rps < 0) return bad("resilience.rate_limit_rps: must be >= 0");
+  if (r.rate_limit_burst < 0) return bad("resilience.rate_limit_burst: must be >= 0");
+  if (r.rate_limit_clients < 16) return bad("resilience.rate_limit_clients: must be >= 16");
+  if (r.max_inflight_recommend < 0 || r.max_inflight_ingest < 0 || r.max_inflight_admin < 0) {
+    return bad("resilience.max_inflight_*: must be >= 0");
+  }
+  if (r.shed_latency_ms < 0) return bad("resilience.shed_latency_ms: must be >= 0");
+  if (r.breaker_failures < 0) return bad("resilience.breaker_failures: must be >= 0");
+  if (r.breaker_failure_rate < 0 || r.breaker_failure_rate > 1) {
+    return bad("resilience.breaker_failure_rate: must be in 0..1");
+  }
+  if (r.breaker_min_calls < 1) return bad("resilience.breaker_min_calls: must be >= 1");
+  if (r.breaker_window_ms < 10) return bad("resilience.breaker_window_ms: must be >= 10");
+  if (r.breaker_open_ms < 1) return bad("resilience.breaker_open_ms: must be >= 1");
   return OkStatus();
 }
 
@@ -320,6 +379,11 @@ Status ValidateConfig(const Config& c) {
   }
   if (c.pipeline.max_per_category < 0) return bad("pipeline.max_per_category: must be >= 0");
   if (c.pipeline.fold_in_items < 1) return bad("pipeline.fold_in_items: must be >= 1");
+  RETURN_IF_ERROR(ValidateResilience(c));
+  if (!(c.pipeline.feature_log_sample >= 0 && c.pipeline.feature_log_sample <= 1)) {
+    return bad("pipeline.feature_log_sample: must be in 0..1");
+  }
+  if (c.train.ranker_min_rows < 1) return bad("train.ranker_min_rows: must be >= 1");
   const ObsConfig& o = c.obs;
   if (o.log_rate_limit < 1) return bad("obs.log_rate_limit.max_per_interval: must be >= 1");
   if (o.log_rate_limit_interval_ms < 1) return bad("obs.log_rate_limit.interval_ms: must be >= 1");
@@ -350,7 +414,7 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
     if (root.IsNull()) return config;
     RETURN_IF_ERROR(CheckKeys(root, "",
                               {"data_dir", "server", "store", "redis", "ingest", "kafka", "train",
-                               "index", "pipeline", "obs"}));
+                               "index", "pipeline", "cache", "resilience", "obs"}));
     RETURN_IF_ERROR(ReadString(root, "", "data_dir", &config.data_dir));
     if (root["server"]) RETURN_IF_ERROR(ParseServer(root["server"], &config.server));
     if (root["store"]) RETURN_IF_ERROR(ParseStore(root["store"], &config.store));
@@ -360,6 +424,10 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
     if (root["train"]) RETURN_IF_ERROR(ParseTrain(root["train"], &config.train));
     if (root["index"]) RETURN_IF_ERROR(ParseIndex(root["index"], &config.index));
     if (root["pipeline"]) RETURN_IF_ERROR(ParsePipeline(root["pipeline"], &config.pipeline));
+    if (root["cache"]) RETURN_IF_ERROR(ParseCache(root["cache"], &config.cache));
+    if (root["resilience"]) {
+      RETURN_IF_ERROR(ParseResilience(root["resilience"], &config.resilience));
+    }
     if (root["obs"]) RETURN_IF_ERROR(ParseObs(root["obs"], &config.obs));
   } catch (const YAML::Exception& e) {
     return InvalidArgumentError(StrCat("invalid YAML: ", e.what()));

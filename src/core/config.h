@@ -36,6 +36,9 @@ struct TrainConfig {
   // The last user half-step is always exact, so user vectors match serving's fold-in.
   std::string solver = "cg";
   int cg_steps = 3;
+  // The learned ranker (docs/design/ranker.md): trained when the served-feature log joined with
+  // clicks yields at least this many labelled rows; otherwise the bundle keeps the linear scorer.
+  int ranker_min_rows = 1000;
 };
 
 struct IndexConfig {
@@ -60,6 +63,9 @@ struct PipelineConfig {
   int default_n = 10;
   int max_n = 200;
   int fold_in_items = 50;  // recent items folded into the online user vector
+  // Fraction (0..1) of recommend requests whose served items and feature vectors are logged to
+  // the data dir for ranker training (store/served_log.h). 0 = none.
+  double feature_log_sample = 0.0;
 };
 
 struct StoreConfig {
@@ -117,6 +123,32 @@ struct ObsConfig {
   double slo_freshness_target = 0.99;
 };
 
+// Per-user result cache of Recommend (docs/design/resilience.md).
+struct CacheConfig {
+  int64_t ttl_ms = 2000;          // how long a result is reused; 0 = no cache (and no coalescing)
+  double jitter = 0.2;            // each entry lives ttl × (1 ± jitter), uniform
+  int64_t max_entries = 100'000;  // bound on cached results (users × distinct requests)
+  int64_t stale_ms = 60'000;      // a cached result this old may still serve when computing fails
+};
+
+// Admission (front ends) and dependency protection (docs/design/resilience.md).
+struct ResilienceConfig {
+  double rate_limit_rps = 0;             // per client (x-api-key, else peer IP); 0 = off
+  double rate_limit_burst = 0;           // bucket size; 0 = one second's worth (rate_limit_rps)
+  int64_t rate_limit_clients = 100'000;  // clients tracked (least recently seen evicted)
+  // In-flight requests per endpoint class and front end; 0 = automatic (recommend: unbounded,
+  // ingest: 3/4 of the front end's capacity, admin: 1/2).
+  int64_t max_inflight_recommend = 0;
+  int64_t max_inflight_ingest = 0;
+  int64_t max_inflight_admin = 0;
+  int64_t shed_latency_ms = 250;      // adaptive concurrency limit on recommend; 0 = off
+  int breaker_failures = 5;           // consecutive failures that open a dependency's breaker
+  double breaker_failure_rate = 0.5;  // ... or this failure rate over breaker_window_ms
+  int breaker_min_calls = 20;         // ... with at least this many calls in the window
+  int64_t breaker_window_ms = 10'000;
+  int64_t breaker_open_ms = 5000;  // cool-down before one probe call is let through
+};
+
 struct Config {
   std::string data_dir = "./pulse-data";
   ServerConfig server;
@@ -127,6 +159,8 @@ struct Config {
   TrainConfig train;
   IndexConfig index;
   PipelineConfig pipeline;
+  CacheConfig cache;
+  ResilienceConfig resilience;
   ObsConfig obs;
 };
 

@@ -127,5 +127,42 @@ TEST(ConfigTest, ObsSectionParsesAndValidates) {
   EXPECT_FALSE(ParseConfigYaml("obs:\n  nonsense: 1\n").ok());
 }
 
+TEST(ConfigDocsTest, DocumentedCacheAndResilienceSectionsParseToTheDefaults) {
+  std::string doc = testing::ReadFile(std::string(PULSE_SOURCE_DIR) + "/docs/CONFIG.md");
+  size_t start = doc.find("```yaml\n") + 8;
+  auto documented = ParseConfigYaml(doc.substr(start, doc.find("```", start) - start));
+  ASSERT_TRUE(documented.ok()) << documented.status().ToString();
+  const Config defaults;
+  EXPECT_EQ(documented->cache.ttl_ms, defaults.cache.ttl_ms);
+  EXPECT_DOUBLE_EQ(documented->cache.jitter, defaults.cache.jitter);
+  EXPECT_EQ(documented->cache.max_entries, defaults.cache.max_entries);
+  EXPECT_EQ(documented->cache.stale_ms, defaults.cache.stale_ms);
+  const ResilienceConfig& r = documented->resilience;
+  EXPECT_DOUBLE_EQ(r.rate_limit_rps, defaults.resilience.rate_limit_rps);
+  EXPECT_DOUBLE_EQ(r.rate_limit_burst, defaults.resilience.rate_limit_burst);
+  EXPECT_EQ(r.rate_limit_clients, defaults.resilience.rate_limit_clients);
+  EXPECT_EQ(r.max_inflight_recommend, defaults.resilience.max_inflight_recommend);
+  EXPECT_EQ(r.max_inflight_ingest, defaults.resilience.max_inflight_ingest);
+  EXPECT_EQ(r.max_inflight_admin, defaults.resilience.max_inflight_admin);
+  EXPECT_EQ(r.shed_latency_ms, defaults.resilience.shed_latency_ms);
+  EXPECT_EQ(r.breaker_failures, defaults.resilience.breaker_failures);
+  EXPECT_DOUBLE_EQ(r.breaker_failure_rate, defaults.resilience.breaker_failure_rate);
+  EXPECT_EQ(r.breaker_min_calls, defaults.resilience.breaker_min_calls);
+  EXPECT_EQ(r.breaker_window_ms, defaults.resilience.breaker_window_ms);
+  EXPECT_EQ(r.breaker_open_ms, defaults.resilience.breaker_open_ms);
+}
+
+TEST(ConfigTest, CacheAndResilienceValuesAreChecked) {
+  EXPECT_FALSE(ParseConfigYaml("cache: {jitter: 1.5}").ok());
+  EXPECT_FALSE(ParseConfigYaml("cache: {ttl_ms: -1}").ok());
+  EXPECT_FALSE(ParseConfigYaml("resilience: {rate_limit_rps: -3}").ok());
+  EXPECT_FALSE(ParseConfigYaml("resilience: {breaker_failure_rate: 2}").ok());
+  EXPECT_FALSE(ParseConfigYaml("resilience: {rate_limt_rps: 3}").ok());
+  auto parsed = ParseConfigYaml("resilience: {rate_limit_rps: 50, rate_limit_burst: 100}");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_DOUBLE_EQ(parsed->resilience.rate_limit_rps, 50);
+  EXPECT_DOUBLE_EQ(parsed->resilience.rate_limit_burst, 100);
+}
+
 }  // namespace
 }  // namespace pulse

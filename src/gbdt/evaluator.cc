@@ -148,15 +148,19 @@ bool CompiledEnsemble::uses_simd() const { return !simd_disabled_ && CpuHasAvx51
 
 void CompiledEnsemble::ShallowTreeScalar(const ShallowTree& tree, const float* xt,
                                          float* acc) const {
-  for (size_t r = 0; r < kBlockRows; ++r) {
-    uint32_t p = 0;
+  // Eight rows walk together: their chains are independent, so their loads overlap.
+  constexpr size_t kLanes = 8;
+  for (size_t r = 0; r < kBlockRows; r += kLanes) {
+    uint32_t p[kLanes] = {};
     for (int level = 0; level < kShallowDepth; ++level) {
-      const int slot = kLevelBase[level] + static_cast<int>(p);
-      const uint32_t offset = tree.offset[slot];
-      const float x = xt[(offset & kOffsetMask) + r];
-      p = 2 * p + GoesRight(x, tree.threshold[slot], offset);
+      for (size_t k = 0; k < kLanes; ++k) {
+        const int slot = kLevelBase[level] + static_cast<int>(p[k]);
+        const uint32_t offset = tree.offset[slot];
+        const float x = xt[(offset & kOffsetMask) + r + k];
+        p[k] = 2 * p[k] + GoesRight(x, tree.threshold[slot], offset);
+      }
     }
-    acc[r] += tree.leaf[p];
+    for (size_t k = 0; k < kLanes; ++k) acc[r + k] += tree.leaf[p[k]];
   }
 }
 

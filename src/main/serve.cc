@@ -12,6 +12,7 @@
 #include "main/commands.h"
 #include "obs/metrics.h"
 #include "obs/setup.h"
+#include "resilience/admission.h"
 #include "serving/engine.h"
 #include "store/data_dir.h"
 
@@ -53,11 +54,37 @@ int RunServer(const Config& config, const StartedHook& on_started) {
   if (!engine.ok()) return ExitWithError("serve", engine.status());
   (*engine)->StartModelWatcher();
 
+  // Admission control: one rate limiter (a client's quota spans both protocols), one controller
+  // per front end (each has its own threads).
+  const ResilienceConfig& resilience = config.resilience;
+  resilience::KeyedRateLimiter rate_limiter(resilience.rate_limit_rps, resilience.rate_limit_burst,
+                                            static_cast<size_t>(resilience.rate_limit_clients),
+                                            SystemClock::Get());
+  resilience::AdmissionController http_admission(
+      "http",
+      resilience::AdmissionOptionsFor(resilience, config.server.http_threads,
+                                      config.server.http_threads),
+      &rate_limiter, SystemClock::Get());
+  resilience::AdmissionController grpc_admission(
+      "grpc",
+      resilience::AdmissionOptionsFor(
+          resilience, int64_t{config.server.grpc_threads} * api::kMaxQueuedPerWorker,
+          config.server.grpc_threads),
+      &rate_limiter, SystemClock::Get());
+  struct MetricsRegistration {
+    int handle;
+    ~MetricsRegistration() { obs::DefaultMetricsRegistry().Unregister(handle); }
+  } admission_metrics{obs::DefaultMetricsRegistry().Register([&](std::string* out) {
+    resilience::AdmissionController::RenderMetrics({&http_admission, &grpc_admission}, out);
+  })};
+
   api::HttpServer http(**engine, config.server);
+  http.SetAdmission(&http_admission);
   if (Status status = http.Start(config.server.http_addr); !status.ok()) {
     return ExitWithError("serve", WithContext(status, "HTTP " + config.server.http_addr));
   }
   api::GrpcServer grpc(**engine, config.server);
+  grpc.SetAdmission(&grpc_admission);
   if (Status status = grpc.Start(config.server.grpc_addr); !status.ok()) {
     http.Stop();
     return ExitWithError("serve", WithContext(status, "gRPC " + config.server.grpc_addr));

@@ -20,6 +20,11 @@ class Scorer {
  public:
   virtual ~Scorer() = default;
   virtual std::string_view name() const = 0;
+  // The name this request's scoring runs under (its stage trace label); a scorer that delegates
+  // (gbdt falling back to linear) names the one that actually scores.
+  virtual std::string_view stage_name(const candidates::RecommendContext& /*context*/) const {
+    return name();
+  }
   virtual void Score(const candidates::RecommendContext& context,
                      std::span<candidates::Candidate> candidates) const = 0;
 };

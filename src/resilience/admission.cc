@@ -21,6 +21,38 @@ std::string_view EndpointClassName(EndpointClass c) {
   return "exempt";
 }
 
+AdmissionOptions AdmissionOptionsFor(const ResilienceConfig& config, int64_t capacity,
+                                     int64_t concurrency) {
+  capacity = std::max<int64_t>(1, capacity);
+  concurrency = std::max<int64_t>(1, concurrency);
+  AdmissionOptions options;
+  options.max_in_flight[0] = config.max_inflight_recommend;
+  options.max_in_flight[1] = config.max_inflight_ingest > 0
+                                 ? config.max_inflight_ingest
+                                 : std::max<int64_t>(1, capacity * 3 / 4);
+  options.max_in_flight[2] = config.max_inflight_admin > 0 ? config.max_inflight_admin
+                                                           : std::max<int64_t>(1, capacity / 2);
+  options.adaptive = config.shed_latency_ms > 0;
+  AdaptiveLimiterOptions& adaptive = options.adaptive_options;
+  adaptive.latency_bound_us = config.shed_latency_ms * 1000;
+  adaptive.initial_limit = static_cast<int>(std::min<int64_t>(capacity, concurrency * 8));
+  adaptive.min_limit = static_cast<int>(std::max<int64_t>(1, concurrency / 2));
+  adaptive.max_limit = static_cast<int>(std::max<int64_t>(capacity, concurrency));
+  return options;
+}
+
+EndpointClass EndpointClassOf(std::string_view method) {
+  if (method == "recommend") return EndpointClass::kRecommend;
+  if (method == "publish_events" || method == "upsert_items" || method == "delete_item") {
+    return EndpointClass::kIngest;
+  }
+  // Probes are never refused: a load balancer must see a busy server as alive.
+  if (method == "healthz" || method == "readyz" || method == "metrics" || method == "unknown") {
+    return EndpointClass::kExempt;
+  }
+  return EndpointClass::kAdmin;
+}
+
 namespace {
 std::string_view RefusalName(Refusal r) {
   switch (r) {
@@ -100,26 +132,35 @@ AdmissionController::Ticket AdmissionController::Admit(EndpointClass endpoint,
   return ticket;
 }
 
-void AdmissionController::RenderMetrics(std::string* out) const {
+void AdmissionController::RenderMetrics(
+    std::initializer_list<const AdmissionController*> controllers, std::string* out) {
   obs::RenderHeader(out, "pulse_admission_rejected_total", "counter",
                     "Requests refused before any work, by front end, endpoint class and reason.");
-  for (int c = 0; c < 3; ++c) {
-    for (Refusal r : {Refusal::kRateLimited, Refusal::kBulkheadFull, Refusal::kShed}) {
-      StrAppend(*out, "pulse_admission_rejected_total{server=\"", server_, "\",class=\"",
-                EndpointClassName(static_cast<EndpointClass>(c)), "\",reason=\"", RefusalName(r),
-                "\"} ", rejected_[c][static_cast<int>(r)].load(std::memory_order_relaxed), "\n");
+  for (const AdmissionController* a : controllers) {
+    for (int c = 0; c < 3; ++c) {
+      for (Refusal r : {Refusal::kRateLimited, Refusal::kBulkheadFull, Refusal::kShed}) {
+        StrAppend(*out, "pulse_admission_rejected_total{server=\"", a->server_, "\",class=\"",
+                  EndpointClassName(static_cast<EndpointClass>(c)), "\",reason=\"", RefusalName(r),
+                  "\"} ", a->rejected_[c][static_cast<int>(r)].load(std::memory_order_relaxed),
+                  "\n");
+      }
     }
   }
   obs::RenderHeader(out, "pulse_admission_in_flight", "gauge",
                     "Admitted requests not finished yet, by front end and endpoint class.");
-  for (int c = 0; c < 3; ++c) {
-    StrAppend(*out, "pulse_admission_in_flight{server=\"", server_, "\",class=\"",
-              EndpointClassName(static_cast<EndpointClass>(c)), "\"} ", bulkheads_[c].in_flight(),
-              "\n");
+  for (const AdmissionController* a : controllers) {
+    for (int c = 0; c < 3; ++c) {
+      StrAppend(*out, "pulse_admission_in_flight{server=\"", a->server_, "\",class=\"",
+                EndpointClassName(static_cast<EndpointClass>(c)), "\"} ",
+                a->bulkheads_[c].in_flight(), "\n");
+    }
   }
   obs::RenderHeader(out, "pulse_concurrency_limit", "gauge",
                     "Current adaptive concurrency limit of recommend requests, by front end.");
-  StrAppend(*out, "pulse_concurrency_limit{server=\"", server_, "\"} ", adaptive_.limit(), "\n");
+  for (const AdmissionController* a : controllers) {
+    StrAppend(*out, "pulse_concurrency_limit{server=\"", a->server_, "\"} ", a->adaptive_.limit(),
+              "\n");
+  }
 }
 
 }  // namespace pulse::resilience

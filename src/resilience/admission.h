@@ -21,11 +21,13 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/clock.h"
+#include "core/config.h"
 #include "core/status.h"
 #include "resilience/adaptive_limiter.h"
 #include "resilience/bulkhead.h"
@@ -44,6 +46,16 @@ struct AdmissionOptions {
   bool adaptive = true;  // adaptive limit on the recommend class
   AdaptiveLimiterOptions adaptive_options;
 };
+
+// The options for one front end from the configuration. `capacity` is what the front end can hold
+// at once (HTTP: its threads; gRPC: its work queue), `concurrency` how many it runs at once (its
+// threads): automatic bulkheads are fractions of the first, the adaptive limit starts at the
+// second.
+AdmissionOptions AdmissionOptionsFor(const ResilienceConfig& config, int64_t capacity,
+                                     int64_t concurrency);
+
+// The class of an API method ("recommend", "publish_events", ... as metrics name them).
+EndpointClass EndpointClassOf(std::string_view method);
 
 class AdmissionController {
  public:
@@ -83,8 +95,10 @@ class AdmissionController {
   uint64_t rejected(EndpointClass c, Refusal reason) const {
     return rejected_[static_cast<int>(c)][static_cast<int>(reason)].load(std::memory_order_relaxed);
   }
-  // Prometheus text for the families listed above.
-  void RenderMetrics(std::string* out) const;
+  // Prometheus text for the families listed above, for every controller (each family's header
+  // once, as the exposition format requires).
+  static void RenderMetrics(std::initializer_list<const AdmissionController*> controllers,
+                            std::string* out);
 
  private:
   const std::string server_;

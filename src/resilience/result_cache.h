@@ -80,26 +80,11 @@ class UserResultCache {
   // The fresh value for (user, key): stored with the user's current generation, the current
   // epoch, and not expired. Counts a hit or a miss.
   std::optional<V> Lookup(std::string_view user, std::string_view key) {
-    Shard& shard = ShardOf(user);
-    const int64_t now = clock_.NowMicros();
-    const uint64_t epoch = epoch_.load(std::memory_order_acquire);
-    std::lock_guard<std::mutex> lock(shard.mu);
-    auto it = shard.users.find(user);
-    if (it != shard.users.end()) {
-      Record& record = it->second;
-      for (const Entry& entry : record.entries) {
-        if (entry.key != key) continue;
-        if (entry.generation == record.generation && entry.epoch == epoch &&
-            now < entry.expires_us) {
-          Touch(shard, record);
-          ++shard.stats.hits;
-          return entry.value;
-        }
-        break;
-      }
-    }
-    ++shard.stats.misses;
-    return std::nullopt;
+    return Find(user, key, /*count=*/true);
+  }
+  // As Lookup, without counting (a re-check by a computation that already counted its miss).
+  std::optional<V> Peek(std::string_view user, std::string_view key) {
+    return Find(user, key, /*count=*/false);
   }
 
   // Whatever is stored for (user, key) — expired or invalidated included — when it was stored at
@@ -218,6 +203,29 @@ class UserResultCache {
     size_t cost = 0;             // Σ max(1, entries of a user): what the bound counts
     ResultCacheStats stats;
   };
+
+  std::optional<V> Find(std::string_view user, std::string_view key, bool count) {
+    Shard& shard = ShardOf(user);
+    const int64_t now = clock_.NowMicros();
+    const uint64_t epoch = epoch_.load(std::memory_order_acquire);
+    std::lock_guard<std::mutex> lock(shard.mu);
+    auto it = shard.users.find(user);
+    if (it != shard.users.end()) {
+      Record& record = it->second;
+      for (const Entry& entry : record.entries) {
+        if (entry.key != key) continue;
+        if (entry.generation == record.generation && entry.epoch == epoch &&
+            now < entry.expires_us) {
+          Touch(shard, record);
+          if (count) ++shard.stats.hits;
+          return entry.value;
+        }
+        break;
+      }
+    }
+    if (count) ++shard.stats.misses;
+    return std::nullopt;
+  }
 
   Shard& ShardOf(std::string_view user) {
     return shards_[(std::hash<std::string_view>{}(user) >> 5) % kShards];

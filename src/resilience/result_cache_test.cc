@@ -186,7 +186,7 @@ TEST(AdmissionTest, RateLimitThenBulkheadsPerClassAndExemptProbes) {
   EXPECT_EQ(admission.rejected(EndpointClass::kIngest, Refusal::kBulkheadFull), 1u);
   EXPECT_EQ(admission.rejected(EndpointClass::kRecommend, Refusal::kRateLimited), 1u);
   std::string metrics;
-  admission.RenderMetrics(&metrics);
+  AdmissionController::RenderMetrics({&admission}, &metrics);
   EXPECT_NE(metrics.find("pulse_admission_rejected_total{server=\"http\",class=\"ingest\","
                          "reason=\"bulkhead_full\"} 1"),
             std::string::npos)
@@ -207,6 +207,29 @@ TEST(AdmissionTest, AdaptiveLimitShedsRecommendOnly) {
   EXPECT_TRUE(admission.Admit(EndpointClass::kIngest, "x").admitted());
   a.Complete(10);
   EXPECT_TRUE(admission.Admit(EndpointClass::kRecommend, "x").admitted());
+}
+
+TEST(AdmissionTest, OptionsFromConfigAndEndpointClasses) {
+  ResilienceConfig config;
+  AdmissionOptions automatic = AdmissionOptionsFor(config, 8, 8);
+  EXPECT_EQ(automatic.max_in_flight[0], 0) << "recommend: the adaptive limit governs";
+  EXPECT_EQ(automatic.max_in_flight[1], 6);
+  EXPECT_EQ(automatic.max_in_flight[2], 4);
+  EXPECT_TRUE(automatic.adaptive);
+  EXPECT_EQ(automatic.adaptive_options.latency_bound_us, 250'000);
+  config.max_inflight_ingest = 3;
+  config.shed_latency_ms = 0;
+  AdmissionOptions set = AdmissionOptionsFor(config, 1, 1);
+  EXPECT_EQ(set.max_in_flight[1], 3);
+  EXPECT_EQ(set.max_in_flight[2], 1) << "never zero (which would mean unbounded)";
+  EXPECT_FALSE(set.adaptive);
+  EXPECT_EQ(EndpointClassOf("recommend"), EndpointClass::kRecommend);
+  EXPECT_EQ(EndpointClassOf("publish_events"), EndpointClass::kIngest);
+  EXPECT_EQ(EndpointClassOf("upsert_items"), EndpointClass::kIngest);
+  EXPECT_EQ(EndpointClassOf("delete_item"), EndpointClass::kIngest);
+  EXPECT_EQ(EndpointClassOf("get_user_features"), EndpointClass::kAdmin);
+  EXPECT_EQ(EndpointClassOf("healthz"), EndpointClass::kExempt);
+  EXPECT_EQ(EndpointClassOf("metrics"), EndpointClass::kExempt);
 }
 
 }  // namespace

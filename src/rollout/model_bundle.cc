@@ -39,6 +39,7 @@ constexpr std::string_view kItemFactors = "item_factors.f32";
 constexpr std::string_view kUserFactors = "user_factors.f32";
 constexpr std::string_view kItemPopularity = "item_popularity.f32";
 constexpr std::string_view kIndex = "index.faiss";
+constexpr std::string_view kRanker = "ranker.json";  // optional
 constexpr std::string_view kRequiredFiles[] = {kItems,       kUsers,          kItemFactors,
                                                kUserFactors, kItemPopularity, kIndex};
 constexpr size_t kMaxManifestBytes = size_t{16} << 20;
@@ -501,6 +502,12 @@ Result<std::string> WriteModelBundle(const std::string& models_dir, ModelBundle&
       write(kUserFactors, bundle.user_factors.data(), bundle.user_factors.size() * sizeof(float)));
   RETURN_IF_ERROR(write(kItemPopularity, bundle.item_popularity.data(),
                         bundle.item_popularity.size() * sizeof(float)));
+  if (!bundle.ranker_json.empty()) {
+    if (auto ranker = gbdt::ParseXgboostJson(bundle.ranker_json); !ranker.ok()) {
+      return InvalidArgumentError(StrCat("bundle ranker: ", ranker.status().message()));
+    }
+    RETURN_IF_ERROR(write(kRanker, bundle.ranker_json.data(), bundle.ranker_json.size()));
+  }
   {
     const std::string index_path = JoinPath(tmp, kIndex);
     RETURN_IF_ERROR(WithContext(bundle.index->Save(index_path), "writing model bundle"));
@@ -613,10 +620,19 @@ Result<std::shared_ptr<const ModelBundle>> LoadModelBundle(const std::string& bu
   RETURN_IF_ERROR(context(ReadVerifiedFloats(bundle_dir, kItemPopularity,
                                              m.files.at(std::string(kItemPopularity)),
                                              &bundle->item_popularity)));
+  if (auto ranker = m.files.find(std::string(kRanker)); ranker != m.files.end()) {
+    RETURN_IF_ERROR(
+        context(ReadVerifiedText(bundle_dir, kRanker, ranker->second, &bundle->ranker_json)));
+    auto ensemble = gbdt::ParseXgboostJson(bundle->ranker_json);
+    if (!ensemble.ok()) return context(DataLossError(ensemble.status().message()));
+    auto compiled = gbdt::CompiledEnsemble::Compile(*ensemble);
+    if (!compiled.ok()) return context(DataLossError(compiled.status().message()));
+    bundle->ranker = std::make_shared<const gbdt::CompiledEnsemble>(std::move(compiled).value());
+  }
   // Every other listed file (the index, and any a later writer adds) is checked by streaming.
   for (const auto& [name, entry] : m.files) {
     if (name == kItems || name == kUsers || name == kItemFactors || name == kUserFactors ||
-        name == kItemPopularity) {
+        name == kItemPopularity || name == kRanker) {
       continue;
     }
     RETURN_IF_ERROR(

@@ -9,6 +9,7 @@
 //   user_factors.f32    users x dim float32
 //   item_popularity.f32 items float32: decayed engagement weight in the training data
 //   index.faiss         the ANN index over item_factors (index/ann_index.h)
+//   ranker.json         optional: the learned ranker, an XGBoost JSON model (gbdt/ensemble.h)
 // Versions are "v" + 6 digits, increasing ("v000001"); ordering by name is ordering by age.
 // A bundle is written to a temporary directory (<models_dir>/.tmp-<random>/, every file and the
 // directory fsync'd) and renamed into place without replacing anything, so a reader never sees a
@@ -29,6 +30,7 @@
 #include "core/config.h"
 #include "core/ids.h"
 #include "core/status.h"
+#include "gbdt/evaluator.h"
 #include "index/ann_index.h"
 
 namespace pulse::rollout {
@@ -46,6 +48,11 @@ struct ModelBundle {
   std::unique_ptr<index::AnnIndex> index;
   // Free-form JSON object text merged into the manifest (parameters, metrics, data range).
   std::string manifest_extra_json = "{}";
+  // The learned ranker (issue 4), absent in bundles without one: its XGBoost JSON model as
+  // written to ranker.json, and (set by Load; Write ignores it) that model compiled for serving.
+  // Load refuses a bundle whose ranker.json does not parse (DataLoss).
+  std::string ranker_json;
+  std::shared_ptr<const gbdt::CompiledEnsemble> ranker;
 
   const float* ItemVector(DenseId item) const {
     return item_factors.data() + static_cast<size_t>(item) * static_cast<size_t>(dim);

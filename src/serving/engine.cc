@@ -11,6 +11,8 @@
 #include "obs/slo.h"
 #include "obs/trace.h"
 #include "quality/checks.h"
+#include "serving/feature_log.h"
+#include "serving/guarded_feature_store.h"
 #include "store/embedded_feature_store.h"
 #include "store/redis_feature_store.h"
 #include "train/als.h"
@@ -101,11 +103,15 @@ Engine::Engine(const Config& config, store::DataDir* data_dir, const Clock* cloc
             // The events are durable in the log; a shared store gets them from the log on the
             // applier's thread (ingest never waits for Redis). This only wakes it.
             if (applier_) applier_->Notify(events, data_dir_->EventCount());
+            InvalidateCachedUsers(events);
           })) {}
 
 Engine::~Engine() {
   StopModelWatcher();
   if (metrics_handle_ != 0) obs::DefaultMetricsRegistry().Unregister(metrics_handle_);
+  if (resilience_metrics_handle_ != 0) {
+    obs::DefaultMetricsRegistry().Unregister(resilience_metrics_handle_);
+  }
   event_writer_->Stop();           // drains into nearline_ while it still exists
   if (applier_) applier_->Stop();  // its cursor is durable: a restart resumes from it
   StopCheckpointWriter();          // its pending write lands before the final one below
@@ -328,6 +334,7 @@ void Engine::RenderMetrics(std::string* out) const {
             feature_store_fallbacks_.load(std::memory_order_relaxed), "\n");
   StrAppend(*out, "pulse_fallback_total{reason=\"feature_store_refilling\"} ",
             feature_store_refill_reads_.load(std::memory_order_relaxed), "\n");
+  RenderFallbackRungs(out);
   RenderFeatureStoreMetrics(out);
   nearline::ProcessorCounters counters = nearline_->counters();
   obs::RenderHeader(out, "pulse_nearline_events_total", "counter",
@@ -398,6 +405,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const Config& config, store::Data
     feature_store = std::make_unique<store::EmbeddedFeatureStore>(data_dir);
   }
   std::unique_ptr<Engine> engine(new Engine(config, data_dir, clock, std::move(pipeline)));
+  engine->InitResilience(feature_store);
   engine->feature_store_ = std::move(feature_store);
   RETURN_IF_ERROR(WithContext(engine->ReplayIntoNearline(), "rebuilding nearline features"));
   engine->checkpoint_writer_ = std::thread([raw = engine.get()] { raw->CheckpointWriterLoop(); });
@@ -463,7 +471,8 @@ Result<bool> Engine::ReloadModelIfNewer() {
     std::lock_guard<std::mutex> lock(catalog_mu_);
     ASSIGN_OR_RETURN(auto snapshot, BuildSnapshot(std::move(model).value()));
     snapshot_.store(snapshot);
-    quality::DefaultDataQuality().ResetReference();  // a new model's scores are a new normal
+    if (result_cache_) result_cache_->InvalidateAll();  // answers of the old model
+    quality::DefaultDataQuality().ResetReference();     // a new model's scores are a new normal
     LOG_INFO("serving", "serving model ", *it, " (", snapshot->model->items.size(), " items, ",
              snapshot->model->users.size(), " users)");
     return true;
@@ -481,7 +490,7 @@ void Engine::StartModelWatcher() {
     while (!watcher_cv_.wait_for(wait_lock, std::chrono::milliseconds(config_.server.model_poll_ms),
                                  [this] { return watcher_stop_; })) {
       wait_lock.unlock();
-      auto reloaded = ReloadModelIfNewer();
+      auto reloaded = ReloadModelGuarded();
       if (!reloaded.ok() && reloaded.status().code() != StatusCode::kNotFound) {
         LOG_WARN("serving", "model reload failed: ", reloaded.status().ToString());
       }
@@ -541,7 +550,16 @@ Status Engine::PrepareUser(const ServingSnapshot& snapshot, const RecommendReque
 }
 
 Result<RecommendResponse> Engine::Recommend(const RecommendRequest& request) {
+  RETURN_IF_ERROR(ValidateRecommendRequest(request));
+  // Debug answers carry this request's own trace; they are never shared.
+  if (result_cache_ && !request.debug) return RecommendThroughCache(request);
+  return ComputeRecommendation(request);
+}
+
+Result<RecommendResponse> Engine::ComputeRecommendation(const RecommendRequest& request) {
   const int64_t start_us = SteadyMicros();
+  recommend_computations_.fetch_add(1, std::memory_order_relaxed);
+  if (compute_hook_for_test_) compute_hook_for_test_();
   // The front end's trace for this request, or (in-process callers) one of our own.
   std::optional<obs::RequestTrace> own_trace;
   obs::RequestTrace* trace = obs::CurrentTrace();
@@ -567,7 +585,24 @@ Result<RecommendResponse> Engine::Recommend(const RecommendRequest& request) {
   context.debug = request.debug;
   {
     const int64_t user_start_us = SteadyMicros();
-    RETURN_IF_ERROR(WithContext(PrepareUser(*snapshot, request, context), "reading user state"));
+    if (Status prepared = PrepareUser(*snapshot, request, context); !prepared.ok()) {
+      // The fallback ladder: a recent cached answer, else the sources that need no user state.
+      if (auto stale = StaleRecommendation(request, *snapshot)) return *std::move(stale);
+      static std::atomic<uint64_t> failures{0};
+      if (failures.fetch_add(1, std::memory_order_relaxed) % 1000 == 0) {
+        LOG_WARN("serving", "serving without user state: ", prepared.ToString());
+      }
+      context.user_vector.clear();
+      context.vector_kind = UserVectorKind::kNone;
+      context.recent_items.clear();
+      context.seen_items.clear();
+      context.excluded_items.clear();
+      for (const std::string& id : request.exclude) {
+        if (auto item = snapshot->model->items.Find(id)) context.excluded_items.push_back(*item);
+      }
+      std::sort(context.excluded_items.begin(), context.excluded_items.end());
+      context.degraded = true;
+    }
     context.stages.push_back({"user", SteadyMicros() - user_start_us,
                               static_cast<int>(context.recent_items.size()), user_start_us});
   }
@@ -593,6 +628,16 @@ Result<RecommendResponse> Engine::Recommend(const RecommendRequest& request) {
   if (own_trace) {
     own_trace->End(false, {});
     obs::GlobalTracer().Finish(std::move(*own_trace));
+  }
+  SetFallbackRung(response, ranked);
+  if (SampledForFeatureLog(response.request_id, config_.pipeline.feature_log_sample)) {
+    // Ranker training data (serving/feature_log.h); best-effort, never fails the request.
+    const std::string record = store::EncodeServedRequest(
+        MakeServedRequest(context, ranked, response.request_id, request.user_id));
+    if (Status logged = data_dir_->PutServedRecord(context.now_ms, response.request_id, record);
+        !logged.ok()) {
+      LOG_WARN("serving", "served-feature log write failed: ", logged.ToString());
+    }
   }
   if (request.debug) {
     RecommendDebug debug;
@@ -806,6 +851,8 @@ Result<UpsertResult> Engine::UpsertItems(std::vector<Item> items) {
       }
     }
   }
+  // Availability (and categories) changed: cached answers may be wrong either way.
+  if (result_cache_) result_cache_->InvalidateAll();
   result.upserted = static_cast<int>(valid.size());
   return result;
 }
@@ -826,6 +873,7 @@ Status Engine::DeleteItem(std::string_view item_id) {
   tombstone.available = false;
   RETURN_IF_ERROR(data_dir_->PutItems({tombstone}));
   if (dense) snapshot->items->set_available(*dense, false);
+  if (result_cache_) result_cache_->InvalidateAll();  // cached answers may hold it
   return OkStatus();
 }
 
@@ -855,6 +903,199 @@ Readiness Engine::GetReadiness() {
     readiness.reason = "no model loaded yet (run `pulse train`)";
   }
   return readiness;
+}
+
+// ---- caching and resilience ------------------------------------------------------------------
+
+namespace {
+
+// The rungs below personalized, in ladder order (index into Engine::fallback_rungs_).
+constexpr std::string_view kFallbackRungs[] = {"cached", "heuristic", "popular"};
+
+void CountRung(std::atomic<uint64_t>* counts, std::string_view rung) {
+  for (size_t i = 0; i < std::size(kFallbackRungs); ++i) {
+    if (kFallbackRungs[i] == rung) counts[i].fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+resilience::CircuitBreakerOptions BreakerOptions(const ResilienceConfig& config) {
+  resilience::CircuitBreakerOptions options;
+  options.consecutive_failures = config.breaker_failures;
+  options.failure_rate = config.breaker_failure_rate;
+  options.min_calls = config.breaker_min_calls;
+  options.window_ms = config.breaker_window_ms;
+  options.open_ms = config.breaker_open_ms;
+  return options;
+}
+
+}  // namespace
+
+void Engine::InitResilience(std::unique_ptr<store::FeatureStore>& feature_store) {
+  const resilience::CircuitBreakerOptions breaker = BreakerOptions(config_.resilience);
+  feature_store_breaker_ = std::make_unique<resilience::CircuitBreaker>(breaker, clock_);
+  model_breaker_ = std::make_unique<resilience::CircuitBreaker>(breaker, clock_);
+  if (feature_store->name() != "embedded") {
+    // More slots than the pool has connections (callers queue for one briefly), fewer than the
+    // front ends have threads: a hung Redis cannot hold every request thread.
+    feature_store = std::make_unique<GuardedFeatureStore>(std::move(feature_store),
+                                                          feature_store_breaker_.get(),
+                                                          4 * int64_t{config_.redis.pool_size});
+  }
+  if (config_.cache.ttl_ms > 0) {
+    resilience::ResultCacheOptions options;
+    options.ttl_us = config_.cache.ttl_ms * 1000;
+    options.jitter = config_.cache.jitter;
+    options.max_entries = static_cast<size_t>(config_.cache.max_entries);
+    result_cache_ = std::make_unique<resilience::UserResultCache<CachedResponse>>(options, clock_);
+  }
+  resilience_metrics_handle_ = obs::DefaultMetricsRegistry().Register(
+      [this](std::string* out) { RenderResilienceMetrics(out); });
+}
+
+Result<bool> Engine::ReloadModelGuarded() {
+  resilience::CircuitBreaker::Ticket ticket = model_breaker_->Allow();
+  if (!ticket.allowed) return false;  // the model store failed recently; the next poll retries
+  Result<bool> reloaded = ReloadModelIfNewer();
+  model_breaker_->Record(ticket,
+                         reloaded.ok() || reloaded.status().code() == StatusCode::kNotFound);
+  return reloaded;
+}
+
+std::string Engine::CacheKey(const RecommendRequest& request) const {
+  // Separators are control characters, which ids and context strings may not contain... and if
+  // a context value did, it would only split one user's entries, never mix two users.
+  std::string key = StrCat(request.user_id, "\x1f", request.n.value_or(config_.pipeline.default_n));
+  for (const std::string& id : request.exclude) StrAppend(key, "\x1e", id);
+  for (const auto& [name, value] : request.context) StrAppend(key, "\x1d", name, "=", value);
+  return key;
+}
+
+Result<RecommendResponse> Engine::RecommendThroughCache(const RecommendRequest& request) {
+  const std::string key = CacheKey(request);
+  auto answer = [](const RecommendResponse& shared) {
+    RecommendResponse response = shared;
+    response.request_id = RandomHex(32);  // exposures join on it: one per request, always
+    return response;
+  };
+  if (std::optional<CachedResponse> hit = result_cache_->Lookup(request.user_id, key)) {
+    CountRung(fallback_rungs_, (*hit)->fallback);
+    return answer(**hit);
+  }
+  resilience::SingleFlight<Result<CachedResponse>>::Outcome outcome =
+      recommend_flight_.Do(key, [&]() -> Result<CachedResponse> {
+        // A leader that finished just before this one registered may have stored the answer.
+        if (std::optional<CachedResponse> hit = result_cache_->Peek(request.user_id, key)) {
+          return *std::move(hit);
+        }
+        // Taken before anything is read: an event acknowledged meanwhile refuses the store.
+        const auto token = result_cache_->Begin(request.user_id);
+        ASSIGN_OR_RETURN(RecommendResponse computed, ComputeRecommendation(request));
+        auto shared = std::make_shared<const RecommendResponse>(std::move(computed));
+        // A degraded answer is not reused: the next request tries the full path again.
+        if (!shared->degraded) result_cache_->Store(request.user_id, key, token, shared);
+        return CachedResponse(std::move(shared));
+      });
+  if (!outcome.value.ok()) return outcome.value.status();
+  if (outcome.shared) CountRung(fallback_rungs_, (*outcome.value)->fallback);
+  return answer(**outcome.value);
+}
+
+std::optional<RecommendResponse> Engine::StaleRecommendation(const RecommendRequest& request,
+                                                             const ServingSnapshot& snapshot) {
+  if (!result_cache_ || config_.cache.stale_ms <= 0 || request.debug) return std::nullopt;
+  std::optional<CachedResponse> stale =
+      result_cache_->LookupStale(request.user_id, CacheKey(request), config_.cache.stale_ms * 1000);
+  if (!stale || (*stale)->model_version != snapshot.model->version) return std::nullopt;
+  RecommendResponse response = **stale;
+  // Deleted since it was cached: never recommended again, stale or not.
+  std::erase_if(response.items, [&](const RecommendedItem& item) {
+    std::optional<DenseId> dense = snapshot.model->items.Find(item.item_id);
+    return dense && !snapshot.items->available(*dense);
+  });
+  if (response.items.empty()) return std::nullopt;
+  response.request_id = RandomHex(32);
+  response.degraded = true;
+  response.fallback = "cached";
+  CountRung(fallback_rungs_, response.fallback);
+  return response;
+}
+
+void Engine::InvalidateCachedUsers(std::span<const Event> events) {
+  if (!result_cache_) return;
+  // Batches are usually a few users many times over: skip runs of the same user.
+  std::string_view last;
+  for (const Event& event : events) {
+    if (event.user_id == last) continue;
+    last = event.user_id;
+    result_cache_->Invalidate(event.user_id);
+  }
+}
+
+void Engine::SetFallbackRung(RecommendResponse& response,
+                             const std::vector<candidates::Candidate>& ranked) {
+  // The best rung among the items: a model-based (ann) item means the personalized rung served.
+  int best = 3;  // 0 personalized, 1 heuristic, 2 popular, 3 nothing
+  for (const candidates::Candidate& candidate : ranked) {
+    std::string_view source = pipeline_->source_names()[candidate.source];
+    int rung = source == "ann" ? 0 : source == "popular" ? 2 : 1;
+    best = std::min(best, rung);
+    if (best == 0) break;
+  }
+  response.fallback = best == 0 ? "" : best == 1 ? "heuristic" : "popular";
+  CountRung(fallback_rungs_, response.fallback);
+}
+
+void Engine::RenderFallbackRungs(std::string* out) const {
+  for (size_t i = 0; i < std::size(kFallbackRungs); ++i) {
+    StrAppend(*out, "pulse_fallback_total{reason=\"", kFallbackRungs[i], "\"} ",
+              fallback_rungs_[i].load(std::memory_order_relaxed), "\n");
+  }
+}
+
+resilience::ResultCacheStats Engine::cache_stats() const {
+  return result_cache_ ? result_cache_->stats() : resilience::ResultCacheStats{};
+}
+
+void Engine::RenderResilienceMetrics(std::string* out) const {
+  const resilience::ResultCacheStats stats = cache_stats();
+  obs::RenderHeader(out, "pulse_cache_hits_total", "counter",
+                    "Recommend requests answered from the per-user result cache.");
+  StrAppend(*out, "pulse_cache_hits_total ", stats.hits, "\n");
+  obs::RenderHeader(out, "pulse_cache_misses_total", "counter",
+                    "Recommend requests the result cache could not answer (debug ones excluded).");
+  StrAppend(*out, "pulse_cache_misses_total ", stats.misses, "\n");
+  obs::RenderHeader(
+      out, "pulse_cache_coalesced_total", "counter",
+      "Recommend requests that shared an identical concurrent request's computation.");
+  StrAppend(*out, "pulse_cache_coalesced_total ", recommend_flight_.coalesced(), "\n");
+  obs::RenderHeader(out, "pulse_cache_invalidations_total", "counter",
+                    "Users whose cached answers were made stale by their new events.");
+  StrAppend(*out, "pulse_cache_invalidations_total ", stats.invalidations, "\n");
+  obs::RenderHeader(out, "pulse_cache_entries", "gauge", "Answers held by the result cache.");
+  StrAppend(*out, "pulse_cache_entries ", stats.entries, "\n");
+  obs::RenderHeader(out, "pulse_recommend_computations_total", "counter",
+                    "Recommendations computed by the pipeline (not served from the cache).");
+  StrAppend(*out, "pulse_recommend_computations_total ",
+            recommend_computations_.load(std::memory_order_relaxed), "\n");
+  obs::RenderHeader(out, "pulse_circuit_state", "gauge",
+                    "Circuit breaker state by dependency: 0 closed, 1 open, 2 half-open.");
+  // The embedded store is the process itself: no breaker in front of it.
+  const bool shared_store = feature_store_->name() != "embedded";
+  const std::pair<std::string_view, const resilience::CircuitBreaker*> breakers[] = {
+      {"model_store", model_breaker_.get()},
+      {shared_store ? feature_store_->name() : std::string_view(), feature_store_breaker_.get()}};
+  for (const auto& [dependency, breaker] : breakers) {
+    if (dependency.empty()) continue;
+    StrAppend(*out, "pulse_circuit_state{dependency=\"", dependency, "\"} ",
+              static_cast<int>(breaker->state()), "\n");
+  }
+  obs::RenderHeader(out, "pulse_circuit_trips_total", "counter",
+                    "Times a dependency's circuit breaker opened.");
+  for (const auto& [dependency, breaker] : breakers) {
+    if (dependency.empty()) continue;
+    StrAppend(*out, "pulse_circuit_trips_total{dependency=\"", dependency, "\"} ", breaker->trips(),
+              "\n");
+  }
 }
 
 Result<std::vector<TopItem>> Engine::TopItems(size_t limit) {

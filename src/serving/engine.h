@@ -13,14 +13,26 @@
 // writes and snapshot swaps are serialized so neither loses the other's change. A delete stores
 // a tombstone (available=false) so the item stays deleted across restarts and retrains.
 //
+// Caching and resilience (docs/design/resilience.md): Recommend answers from a per-user result
+// cache (short TTL with jitter; a user's acknowledged events invalidate their entries before the
+// publish returns; catalog writes and model swaps clear it), coalesces identical concurrent
+// requests into one computation, and walks a fallback ladder when it cannot compute normally
+// (personalized → stale cached → heuristic → popular; RecommendResponse::fallback). A shared
+// feature store (Redis) sits behind a circuit breaker and a bulkhead; model loading behind a
+// breaker. Metrics: pulse_cache_{hits,misses,coalesced}_total, pulse_circuit_state{dependency},
+// pulse_fallback_total{reason}.
+//
 // Thread-safety: every public method may be called concurrently.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -35,6 +47,9 @@
 #include "obs/metrics.h"
 #include "obs/runtime_metrics.h"
 #include "obs/trace.h"
+#include "resilience/circuit_breaker.h"
+#include "resilience/result_cache.h"
+#include "resilience/single_flight.h"
 #include "rollout/model_bundle.h"
 #include "serving/pipeline.h"
 #include "serving/service.h"
@@ -93,6 +108,20 @@ class Engine final : public PulseService {
   // Ingest counters (pulse_events_ingested_total, pulse_events_rejected_total) and the writer's.
   const ingest::IngestMetrics& ingest_metrics() const { return ingest_metrics_; }
   ingest::EventWriter::Stats event_writer_stats() const { return event_writer_->stats(); }
+  // Result-cache counters, and how many recommendations were computed (not served from the cache
+  // or another request's computation).
+  resilience::ResultCacheStats cache_stats() const;
+  uint64_t RecommendComputationsForTest() const {
+    return recommend_computations_.load(std::memory_order_relaxed);
+  }
+  resilience::CircuitState feature_store_circuit() const { return feature_store_breaker_->state(); }
+  // Requests that waited for an identical request's computation.
+  uint64_t CoalescedForTest() const { return recommend_flight_.coalesced(); }
+  // Test hook: runs at the start of every recommendation computation (set before serving).
+  void SetComputeHookForTest(std::function<void()> hook) {
+    compute_hook_for_test_ = std::move(hook);
+  }
+
   // The asynchronous applier into a shared feature store (Redis); null with the embedded store.
   store::FeatureStoreApplier* feature_store_applier() { return applier_.get(); }
 
@@ -140,6 +169,29 @@ class Engine final : public PulseService {
   // The debug response's feature values and ages, and candidates per source.
   void AddFeatureDebug(const candidates::RecommendContext& context, const ServingSnapshot& snapshot,
                        std::span<const candidates::Candidate> ranked, RecommendDebug* debug) const;
+  // ---- caching and resilience (docs/design/resilience.md) ----
+  using CachedResponse = std::shared_ptr<const RecommendResponse>;
+  // Cache lookup → single-flight compute → store (non-debug requests with the cache on).
+  Result<RecommendResponse> RecommendThroughCache(const RecommendRequest& request);
+  // The pipeline run itself (what Recommend did before caching).
+  Result<RecommendResponse> ComputeRecommendation(const RecommendRequest& request);
+  // Everything but the user that the answer depends on (user, n, exclude, context).
+  std::string CacheKey(const RecommendRequest& request) const;
+  // The "cached" rung: a stale cached answer for this request, minus items no longer available.
+  std::optional<RecommendResponse> StaleRecommendation(const RecommendRequest& request,
+                                                       const ServingSnapshot& snapshot);
+  // Acknowledged events make their users' cached answers stale (writer thread, before the ack).
+  void InvalidateCachedUsers(std::span<const Event> events);
+  // Which rung served (RecommendResponse::fallback) and its count in pulse_fallback_total.
+  void SetFallbackRung(RecommendResponse& response,
+                       const std::vector<candidates::Candidate>& ranked);
+  void RenderFallbackRungs(std::string* out) const;
+  void RenderResilienceMetrics(std::string* out) const;
+  // Creates the breakers and the cache; wraps a shared feature store in its breaker (Create).
+  void InitResilience(std::unique_ptr<store::FeatureStore>& feature_store);
+  // ReloadModelIfNewer behind the model-store breaker (the watcher's poll).
+  Result<bool> ReloadModelGuarded();
+
   // Fills the user-dependent inputs of the context (history, seen set, user vector).
   Status PrepareUser(const ServingSnapshot& snapshot, const RecommendRequest& request,
                      candidates::RecommendContext& context);
@@ -194,6 +246,16 @@ class Engine final : public PulseService {
   obs::StageLatency stage_latency_;       // pulse_stage_duration_seconds{stage}
   obs::LabeledCounter candidates_total_;  // pulse_candidates_total{source}
   int metrics_handle_ = 0;
+
+  // Caching and resilience. Declared before the writer: its commit hook invalidates the cache.
+  std::unique_ptr<resilience::CircuitBreaker> feature_store_breaker_;          // "redis"
+  std::unique_ptr<resilience::CircuitBreaker> model_breaker_;                  // "model_store"
+  std::unique_ptr<resilience::UserResultCache<CachedResponse>> result_cache_;  // null: off
+  resilience::SingleFlight<Result<CachedResponse>> recommend_flight_;
+  std::atomic<uint64_t> recommend_computations_{0};
+  std::atomic<uint64_t> fallback_rungs_[3] = {};  // cached, heuristic, popular
+  int resilience_metrics_handle_ = 0;
+  std::function<void()> compute_hook_for_test_;
 
   // Ingest (PublishEvents). Declared last so the writer drains before anything else goes.
   const ingest::EventValidator validator_;

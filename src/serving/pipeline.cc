@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "quality/checks.h"
+#include "ranking/gbdt_scorer.h"
 
 namespace pulse::serving {
 namespace {
@@ -66,7 +67,8 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(const PipelineConfig& config)
   pipeline->hydrator_ = std::make_unique<ranking::CoreFeatureHydrator>();
   auto scorer = ranking::LinearScorer::Create(config.scorer_weights);
   if (!scorer.ok()) return WithContext(scorer.status(), "pipeline.scorer_weights");
-  pipeline->scorer_ = std::move(scorer).value();
+  // The learned ranker when the request's bundle has one, the linear scorer otherwise.
+  pipeline->scorer_ = std::make_unique<ranking::GbdtScorer>(std::move(scorer).value());
   pipeline->selectors_.push_back(std::make_unique<rules::RankByScore>());
   if (config.max_per_category > 0) {
     pipeline->selectors_.push_back(
@@ -111,7 +113,7 @@ void Pipeline::Run(RecommendContext& context, std::vector<Candidate>& out) const
     quality::CheckRankingFeatures(out);  // contracts: counted, invalid values → defaults
   }
   {
-    StageTimer timer(context, scorer_->name(), out);
+    StageTimer timer(context, scorer_->stage_name(context), out);
     scorer_->Score(context, out);
     quality::CheckScores(out);
   }

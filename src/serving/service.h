@@ -88,6 +88,10 @@ struct RecommendResponse {
   bool degraded = false;
   std::vector<RecommendedItem> items;
   std::optional<RecommendDebug> debug;  // set when the request asked for debug
+  // The fallback-ladder rung that served, below the personalized one: "cached" (a stale cached
+  // answer: computing failed), "heuristic" (no model-based candidates: covisit/trending), or
+  // "popular" (only popular items). Empty for the personalized rung.
+  std::string fallback;
 };
 
 struct UpsertResult {

@@ -534,6 +534,36 @@ Result<std::optional<std::string>> DataDir::GetBlob(std::string_view name) const
   return std::optional<std::string>(std::move(value));
 }
 
+// ---- served-feature log ----
+
+namespace {
+constexpr std::string_view kServedPrefix = "served/";
+}  // namespace
+
+Status DataDir::PutServedRecord(int64_t ts_ms, std::string_view request_id,
+                                std::string_view record) {
+  // Offsetting by 2^63 makes the big-endian bytes sort like the signed time.
+  const std::string key =
+      StrCat(kServedPrefix,
+             codec::EncodeSequence(static_cast<uint64_t>(ts_ms) ^ (uint64_t{1} << 63)), request_id);
+  return FromRocks(impl_->db->Put(rocksdb::WriteOptions(), impl_->meta, key,
+                                  rocksdb::Slice(record.data(), record.size())),
+                   "writing a served-feature record");
+}
+
+Status DataDir::ForEachServedRecord(
+    const std::function<Status(std::string_view record)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->meta));
+  for (it->Seek(rocksdb::Slice(kServedPrefix.data(), kServedPrefix.size()));
+       it->Valid() &&
+       it->key().starts_with(rocksdb::Slice(kServedPrefix.data(), kServedPrefix.size()));
+       it->Next()) {
+    RETURN_IF_ERROR(fn(std::string_view(it->value().data(), it->value().size())));
+  }
+  return FromRocks(it->status(), "scanning served-feature records");
+}
+
 uint64_t DataDir::EventCount() const { return impl_->event_count.load(); }
 
 Status DataDir::Sync() { return FromRocks(impl_->db->FlushWAL(/*sync=*/true), "syncing the WAL"); }

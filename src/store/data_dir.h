@@ -142,6 +142,15 @@ class DataDir {
   // nullopt when never written.
   Result<std::optional<std::string>> GetBlob(std::string_view name) const;
 
+  // ---- served-feature log (the learned ranker's training data; store/served_log.h) ----
+  // Records of sampled recommend requests, kept in the `meta` family under
+  // "served/<8-byte big-endian ts_ms + 2^63><request_id>" (the layout is unchanged; scans run in
+  // time order). Not fsync'd: a lost sample costs nothing, and the next synced write (any event
+  // append) makes it durable.
+  Status PutServedRecord(int64_t ts_ms, std::string_view request_id, std::string_view record);
+  // Visits records oldest first; stops at and returns the first non-OK status of `fn`.
+  Status ForEachServedRecord(const std::function<Status(std::string_view record)>& fn) const;
+
   // ---- users ----
   // An empty history (events_total 0) for a user never seen.
   Result<UserHistory> GetUserHistory(std::string_view user_id) const;

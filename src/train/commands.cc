@@ -24,6 +24,7 @@
 #include "train/eval.h"
 #include "train/interactions.h"
 #include "train/popularity.h"
+#include "train/ranker_training.h"
 
 namespace pulse::train {
 namespace {
@@ -145,6 +146,11 @@ int RunTrainCommand(const std::vector<std::string>& args) {
       {"popularity_half_life_ms", kPopularityHalfLifeMs},
       {"training_seconds", als_seconds},
   };
+  // The learned ranker (train/ranker_training.h): trained when the served-feature log has enough
+  // labelled rows; otherwise the bundle keeps the linear scorer.
+  const RankerOutcome ranker = TrainRankerFromDataDir(**data_dir, config->train);
+  if (ranker.trained) bundle.ranker_json = ranker.model_json;
+  extra["ranker"] = ranker.ManifestJson();
   bundle.manifest_extra_json = extra.dump();
 
   Stopwatch write_time;
@@ -160,6 +166,7 @@ int RunTrainCommand(const std::vector<std::string>& args) {
       "write %.2f s, total %.2f s\n",
       open_seconds, read_seconds, als_seconds, config->train.iterations, index_seconds,
       config->index.type.c_str(), write_seconds, total.ElapsedSeconds());
+  std::printf("  %s\n", ranker.Summary().c_str());
   std::printf("  %s\n", bundle.dir.c_str());
   return 0;
 }

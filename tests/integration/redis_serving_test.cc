@@ -32,7 +32,10 @@ class RedisServingTest : public ::testing::Test {
     ASSERT_TRUE(redis_.Start(redis_port_, dir_.Sub("")));
     testing::WriteFile(dir_.Sub("pulse.yaml"),
                        StrCat("store: {backend: redis}\nredis: {address: \"127.0.0.1:", redis_port_,
-                              "\", command_timeout_ms: 100}\n"));
+                              "\", command_timeout_ms: 100}\n",
+                              // Every answer below must come from the store, not the result cache,
+                              // and Redis is retried at once once back (no breaker cool-down).
+                              "cache: {ttl_ms: 0}\nresilience: {breaker_open_ms: 1}\n"));
     std::string error;
     server_ = ServerProcess::Start(
         {"serve", "--config", dir_.Sub("pulse.yaml"), "--data-dir", dir_.Sub("data")}, &error);
