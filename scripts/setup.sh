@@ -15,6 +15,8 @@ PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev curl
   redis-server kcat
+  # Prometheus: the scrape integration test, and promtool for the alert-rule tests
+  prometheus
   # the dashboard's browser test (headless, no driver) and its PNG decoding
   chromium zlib1g-dev
 )

@@ -11,6 +11,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <thread>
 #include <utility>
@@ -21,6 +22,8 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "ingest/json_codec.h"
+#include "obs/runtime_metrics.h"
+#include "obs/trace.h"
 #include "pulse/v1/pulse.grpc.pb.h"
 #include "pulse/v1/pulse.pb.h"
 
@@ -32,7 +35,7 @@ constexpr char kRecommenderService[] = "pulse.v1.Recommender";
 // Fixed workers over a bounded queue: the service runs here, never on gRPC's callback threads.
 class WorkerPool {
  public:
-  WorkerPool(int threads, size_t capacity) : capacity_(capacity) {
+  WorkerPool(int threads, size_t capacity) : capacity_(capacity), metrics_("grpc", threads) {
     for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { Run(); });
   }
   ~WorkerPool() { Shutdown(); }
@@ -41,8 +44,11 @@ class WorkerPool {
   bool TrySubmit(std::function<void()>&& task) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (shutdown_ || queue_.size() >= capacity_) return false;
-      queue_.push_back(std::move(task));
+      if (shutdown_ || queue_.size() >= capacity_) {
+        metrics_.OnReject();
+        return false;
+      }
+      queue_.push_back({std::move(task), metrics_.OnEnqueue()});
     }
     cv_.notify_one();
     return true;
@@ -62,7 +68,7 @@ class WorkerPool {
  private:
   void Run() {
     for (;;) {
-      std::function<void()> task;
+      Queued task;
       {
         std::unique_lock<std::mutex> lock(mu_);
         cv_.wait(lock, [this] { return shutdown_ || !queue_.empty(); });
@@ -70,14 +76,21 @@ class WorkerPool {
         task = std::move(queue_.front());
         queue_.pop_front();
       }
-      task();
+      metrics_.OnStart(task.enqueued);
+      task.fn();
+      metrics_.OnDone();
     }
   }
 
+  struct Queued {
+    std::function<void()> fn;
+    obs::PoolMetrics::TimePoint enqueued;
+  };
   const size_t capacity_;
+  obs::PoolMetrics metrics_;  // pool="grpc": utilisation, queue depth and wait, rejections
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;
+  std::deque<Queued> queue_;
   bool shutdown_ = false;
   std::vector<std::thread> workers_;
 };
@@ -124,6 +137,20 @@ void ToProto(const serving::RecommendResponse& response, v1::RecommendResponse* 
   }
   out->set_model_version(debug.model_version);
   out->set_index_version(debug.index_version);
+  for (const auto& [source, count] : debug.candidates_by_source) {
+    (*out->mutable_candidates_by_source())[source] = count;
+  }
+  auto set_value = [](const serving::FeatureValueDebug& value, v1::FeatureValue* feature) {
+    feature->set_name(value.name);
+    feature->set_value(value.value);
+    feature->set_age_ms(value.age_ms);
+  };
+  for (const auto& value : debug.user_features) set_value(value, out->add_user_features());
+  for (const auto& item : debug.item_features) {
+    auto* features = out->add_item_features();
+    features->set_item_id(item.item_id);
+    for (const auto& value : item.values) set_value(value, features->add_features());
+  }
 }
 
 Item FromProto(const v1::Item& proto) {
@@ -264,7 +291,9 @@ grpc::ServerUnaryReactor* GrpcServer::Impl::Run(grpc::CallbackServerContext* con
   auto admission =
       std::make_shared<resilience::AdmissionController::Ticket>(Admit(context, method));
   in_flight.fetch_add(1, std::memory_order_relaxed);
-  auto finish = [this, context, reactor, method, start, admission](const Status& status) {
+  // Metrics, trace and access log first: the context may go as soon as the reactor finishes.
+  auto finish = [this, context, reactor, method, start, admission](
+                    const Status& status, std::optional<obs::RequestTrace>& trace) {
     admission->Complete(std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::steady_clock::now() - start)
                             .count());
@@ -274,24 +303,41 @@ grpc::ServerUnaryReactor* GrpcServer::Impl::Run(grpc::CallbackServerContext* con
     if (draining.load(std::memory_order_relaxed) && context->IsCancelled()) {
       cancelled_in_drain.fetch_add(1, std::memory_order_relaxed);
     }
+    FinishApiCall(trace, "grpc", method, status, seconds, 0);
     reactor->Finish(ToGrpcStatus(status));
     in_flight.fetch_sub(1, std::memory_order_relaxed);
   };
-  std::function<void()> task = [context, work = std::move(work), finish] {
-    if (context->IsCancelled()) {
-      finish(CancelledError("call cancelled while queued"));
-    } else if (std::chrono::system_clock::now() > context->deadline()) {
-      finish(DeadlineExceededError("deadline passed before the request was served"));
-    } else {
-      finish(work());
+  std::function<void()> task = [context, method, work = std::move(work), finish] {
+    // The call's trace, from the traceparent metadata (a malformed one starts a new trace),
+    // current for this worker while the service runs.
+    std::string_view traceparent;
+    const auto& metadata = context->client_metadata();
+    if (auto it = metadata.find("traceparent"); it != metadata.end()) {
+      traceparent = std::string_view(it->second.data(), it->second.size());
     }
+    std::optional<obs::RequestTrace> trace;
+    trace.emplace(traceparent, StrCat("grpc ", method), obs::GlobalTracer().enabled());
+    Status status;
+    {
+      ScopedLogContext log_context(std::string_view(), trace->trace_id_hex());
+      obs::ActiveTrace active_trace(&*trace);
+      if (context->IsCancelled()) {
+        status = CancelledError("call cancelled while queued");
+      } else if (std::chrono::system_clock::now() > context->deadline()) {
+        status = DeadlineExceededError("deadline passed before the request was served");
+      } else {
+        status = work();
+      }
+    }
+    finish(status, trace);
   };
+  std::optional<obs::RequestTrace> no_trace;
   if (!admission->admitted()) {
     context->AddTrailingMetadata("retry-after-ms", std::to_string(admission->retry_after_ms()));
     // The contract names RESOURCE_EXHAUSTED for every kind of overload over gRPC.
-    finish(ResourceExhaustedError(admission->ToStatus().message()));
+    finish(ResourceExhaustedError(admission->ToStatus().message()), no_trace);
   } else if (!pool->TrySubmit(std::move(task))) {
-    finish(ResourceExhaustedError("server overloaded: too many queued requests"));
+    finish(ResourceExhaustedError("server overloaded: too many queued requests"), no_trace);
   }
   return reactor;
 }

@@ -6,16 +6,24 @@
 // `method` is the API method's stable name ("recommend", "upsert_items", ...), shared by HTTP
 // and gRPC, and `code` a pulse::StatusCodeName ("OK", "INVALID_ARGUMENT"), so label values come
 // from fixed vocabularies, never from request text.
-// Thread-safety: every method may be called concurrently; one short mutex hold per request.
-// NOTE: its histogram moves onto obs::Histogram with the observability work.
+// Thread-safety: every method may be called concurrently. The API's own methods and the status
+// codes are a fixed table of relaxed atomics (no lock per request); any other method name takes
+// a short mutex (never on the request path in practice). Record also feeds the process's SLO
+// tracker (obs/slo.h).
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "core/status.h"
+#include "obs/trace.h"
 
 namespace pulse::api {
 
@@ -36,7 +44,24 @@ class RequestMetrics {
   // Prometheus text exposition format 0.0.4 (HELP/TYPE lines, cumulative buckets).
   std::string RenderPrometheus() const;
 
+  RequestMetrics();
+  ~RequestMetrics();
+
  private:
+  static constexpr size_t kCodes = 17;
+  // One API method's counters, lock-free.
+  struct Slot {
+    std::string_view method;
+    std::array<std::atomic<uint64_t>, kCodes> codes{};
+    std::array<std::atomic<uint64_t>, kBuckets.size()> buckets{};  // non-cumulative
+    std::atomic<uint64_t> count{0};
+    std::atomic<uint64_t> sum_ns{0};
+  };
+  Slot* FindSlot(std::string_view method) const;
+  static int CodeIndex(std::string_view code);
+  std::unique_ptr<Slot[]> slots_;
+  size_t slot_count_ = 0;
+
   struct Histogram {
     std::array<uint64_t, kBuckets.size()> buckets{};  // non-cumulative
     uint64_t count = 0;
@@ -51,5 +76,13 @@ class RequestMetrics {
 
 // The process-wide registry both servers use unless given another one (tests isolate theirs).
 RequestMetrics& DefaultRequestMetrics();
+
+// Whether calls of this API method get a trace (probes and scrapes do not).
+bool IsTracedMethod(std::string_view method);
+
+// The end of one API call, shared by both front ends: closes the server span (attributes, error
+// status) and hands the trace to the tracer, then writes the access-log line when enabled.
+void FinishApiCall(std::optional<obs::RequestTrace>& trace, std::string_view protocol,
+                   std::string_view method, const Status& status, double seconds, int http_status);
 
 }  // namespace pulse::api

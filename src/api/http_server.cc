@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <optional>
 #include <string_view>
 #include <thread>
 #include <utility>
@@ -17,6 +18,8 @@
 #include "httplib.h"
 #include "ingest/json_codec.h"
 #include "obs/metrics.h"
+#include "obs/runtime_metrics.h"
+#include "obs/trace.h"
 
 namespace pulse::api {
 namespace {
@@ -138,6 +141,28 @@ Status StatusForHttp(int http_status, int64_t max_body_bytes) {
   }
 }
 
+// httplib's pool with USE metrics (pool="http"). httplib queues connections, not requests: a
+// task is one connection's keep-alive life, so busy threads = connections being served and the
+// queue holds connections waiting for a worker.
+class MeteredThreadPool final : public httplib::TaskQueue {
+ public:
+  explicit MeteredThreadPool(size_t threads)
+      : metrics_("http", static_cast<int>(threads)), pool_(threads) {}
+  void enqueue(std::function<void()> fn) override {
+    const auto enqueued = metrics_.OnEnqueue();
+    pool_.enqueue([this, fn = std::move(fn), enqueued] {
+      metrics_.OnStart(enqueued);
+      fn();
+      metrics_.OnDone();
+    });
+  }
+  void shutdown() override { pool_.shutdown(); }
+
+ private:
+  obs::PoolMetrics metrics_;  // declared first: the pool's workers use it until they join
+  httplib::ThreadPool pool_;
+};
+
 Status ParseAddress(const std::string& address, std::string* host, int* port) {
   auto bad = [&address] {
     return InvalidArgumentError(StrCat("address must be host:port, got \"", address, "\""));
@@ -199,7 +224,7 @@ struct HttpServer::Impl {
 
 void HttpServer::Impl::Configure(httplib::Server& srv) {
   const size_t threads = static_cast<size_t>(std::max(1, config.http_threads));
-  srv.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  srv.new_task_queue = [threads] { return new MeteredThreadPool(threads); };
   srv.set_payload_max_length(static_cast<size_t>(std::max<int64_t>(0, config.max_body_bytes)));
   srv.set_keep_alive_max_count(kKeepAliveMaxRequests);
   srv.set_keep_alive_timeout(kKeepAliveTimeoutSeconds);
@@ -305,6 +330,16 @@ void HttpServer::Impl::Handle(const httplib::Request& req, httplib::Response& re
   const auto start = std::chrono::steady_clock::now();
   const RouteMatch match = MatchRoute(req.path);
   const std::string_view op = Operation(match.route, req.method);
+  // The request's trace: from its traceparent (a malformed one starts a new trace), current for
+  // this thread so the service adds its spans and log lines carry the trace id.
+  std::optional<obs::RequestTrace> trace;
+  std::optional<ScopedLogContext> log_context;
+  if (IsTracedMethod(op)) {
+    trace.emplace(req.get_header_value("traceparent"), StrCat("http ", op),
+                  obs::GlobalTracer().enabled());
+    log_context.emplace(std::string_view(), trace->trace_id_hex());
+  }
+  obs::ActiveTrace active_trace(trace ? &*trace : nullptr);
   Status status;
   if (match.route == Route::kNone) {
     status = NotFoundError("no such endpoint");
@@ -335,6 +370,13 @@ void HttpServer::Impl::Handle(const httplib::Request& req, httplib::Response& re
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   metrics->Record(op.empty() ? std::string_view("unknown") : op, StatusCodeName(status.code()),
                   seconds);
+  if (trace) {
+    // Propagated back so a client can find this request's trace.
+    res.set_header("traceparent", obs::FormatTraceparent(trace->trace_id(), trace->root_span_id(),
+                                                         trace->parent_sampled()));
+  }
+  FinishApiCall(trace, "http", op.empty() ? std::string_view("unknown") : op, status, seconds,
+                res.status == -1 ? 200 : res.status);
 }
 
 Status HttpServer::Impl::Dispatch(const RouteMatch& match, const httplib::Request& req,

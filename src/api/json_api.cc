@@ -176,11 +176,37 @@ ordered_json DebugJson(const serving::RecommendDebug& debug) {
     removed.push_back(
         ordered_json{{"item_id", r.item_id}, {"filter", r.filter}, {"reason", r.reason}});
   }
-  return ordered_json{{"trace_id", debug.trace_id},
-                      {"stages", std::move(stages)},
-                      {"removed", std::move(removed)},
-                      {"model_version", debug.model_version},
-                      {"index_version", debug.index_version}};
+  ordered_json out{{"trace_id", debug.trace_id},
+                   {"stages", std::move(stages)},
+                   {"removed", std::move(removed)},
+                   {"model_version", debug.model_version},
+                   {"index_version", debug.index_version}};
+  // Feature values with their ages (age_ms null: not applicable), and candidates per source.
+  auto values_json = [](const std::vector<serving::FeatureValueDebug>& values) {
+    ordered_json array = ordered_json::array();
+    for (const auto& v : values) {
+      array.push_back(
+          ordered_json{{"name", v.name},
+                       {"value", std::isfinite(v.value) ? ordered_json(v.value) : nullptr},
+                       {"age_ms", v.age_ms >= 0 ? ordered_json(v.age_ms) : nullptr}});
+    }
+    return array;
+  };
+  if (!debug.candidates_by_source.empty()) {
+    ordered_json sources = ordered_json::object();
+    for (const auto& [source, count] : debug.candidates_by_source) sources[source] = count;
+    out["candidates_by_source"] = std::move(sources);
+  }
+  if (!debug.user_features.empty()) out["user_features"] = values_json(debug.user_features);
+  if (!debug.item_features.empty()) {
+    ordered_json items = ordered_json::array();
+    for (const auto& item : debug.item_features) {
+      items.push_back(
+          ordered_json{{"item_id", item.item_id}, {"features", values_json(item.values)}});
+    }
+    out["item_features"] = std::move(items);
+  }
+  return out;
 }
 
 bool IsLowerHex(std::string_view text) {

@@ -86,6 +86,7 @@ struct StageTrace {
   std::string_view name;
   int64_t duration_us = 0;
   int candidates = 0;
+  int64_t start_us = 0;  // steady-clock micros when the stage started (trace spans)
 };
 
 // The clock of RecommendContext::deadline_us: steady-clock microseconds.
@@ -121,6 +122,11 @@ struct RecommendContext {
   // Set when the deadline passed: the pipeline starts no further stage and the request fails
   // with DEADLINE_EXCEEDED (its client has given up).
   bool deadline_exceeded = false;
+  // What the user's state looked like (debug feature ages): the history's newest event time and
+  // last update, wall-clock ms; 0 when the user has no history.
+  int64_t history_newest_event_ms = 0;
+  int64_t history_updated_at_ms = 0;
+  size_t history_items = 0;
 
   bool has_user_vector() const { return vector_kind != UserVectorKind::kNone; }
 };

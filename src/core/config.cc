@@ -132,6 +132,41 @@ Status ParseKafka(const YAML::Node& node, KafkaConfig* c) {
   return OkStatus();
 }
 
+Status ParseObs(const YAML::Node& node, ObsConfig* c) {
+  const std::string p = "obs";
+  RETURN_IF_ERROR(CheckKeys(node, p, {"access_log", "log_rate_limit", "tracing", "slo"}));
+  RETURN_IF_ERROR(Read(node, p, "access_log", &c->access_log, "a boolean"));
+  if (YAML::Node n = node["log_rate_limit"]) {
+    const std::string q = Join(p, "log_rate_limit");
+    RETURN_IF_ERROR(CheckKeys(n, q, {"max_per_interval", "interval_ms"}));
+    RETURN_IF_ERROR(ReadInt(n, q, "max_per_interval", &c->log_rate_limit));
+    RETURN_IF_ERROR(ReadInt(n, q, "interval_ms", &c->log_rate_limit_interval_ms));
+  }
+  if (YAML::Node n = node["tracing"]) {
+    const std::string q = Join(p, "tracing");
+    RETURN_IF_ERROR(CheckKeys(
+        n, q, {"endpoint", "sample_ratio", "slow_ms", "queue_spans", "batch_spans", "flush_ms"}));
+    RETURN_IF_ERROR(ReadString(n, q, "endpoint", &c->trace_endpoint));
+    RETURN_IF_ERROR(ReadDouble(n, q, "sample_ratio", &c->trace_sample_ratio));
+    RETURN_IF_ERROR(ReadInt(n, q, "slow_ms", &c->trace_slow_ms));
+    RETURN_IF_ERROR(ReadInt(n, q, "queue_spans", &c->trace_queue_spans));
+    RETURN_IF_ERROR(ReadInt(n, q, "batch_spans", &c->trace_batch_spans));
+    RETURN_IF_ERROR(ReadInt(n, q, "flush_ms", &c->trace_flush_ms));
+  }
+  if (YAML::Node n = node["slo"]) {
+    const std::string q = Join(p, "slo");
+    RETURN_IF_ERROR(CheckKeys(n, q,
+                              {"availability_target", "latency_threshold_ms", "latency_target",
+                               "freshness_threshold_ms", "freshness_target"}));
+    RETURN_IF_ERROR(ReadDouble(n, q, "availability_target", &c->slo_availability_target));
+    RETURN_IF_ERROR(ReadInt(n, q, "latency_threshold_ms", &c->slo_latency_threshold_ms));
+    RETURN_IF_ERROR(ReadDouble(n, q, "latency_target", &c->slo_latency_target));
+    RETURN_IF_ERROR(ReadInt(n, q, "freshness_threshold_ms", &c->slo_freshness_threshold_ms));
+    RETURN_IF_ERROR(ReadDouble(n, q, "freshness_target", &c->slo_freshness_target));
+  }
+  return OkStatus();
+}
+
 Status ParseTrain(const YAML::Node& node, TrainConfig* c) {
   const std::string p = "train";
   RETURN_IF_ERROR(CheckKeys(node, p,
@@ -387,6 +422,26 @@ Status ValidateConfig(const Config& c) {
   if (c.pipeline.fault_injection.delay_ms < 0 || c.pipeline.fault_injection.delay_ms > 60'000) {
     return bad("pipeline.fault_injection.delay_ms: must be between 0 and 60000");
   }
+  const ObsConfig& o = c.obs;
+  if (o.log_rate_limit < 1) return bad("obs.log_rate_limit.max_per_interval: must be >= 1");
+  if (o.log_rate_limit_interval_ms < 1) return bad("obs.log_rate_limit.interval_ms: must be >= 1");
+  if (!(o.trace_sample_ratio >= 0 && o.trace_sample_ratio <= 1)) {
+    return bad("obs.tracing.sample_ratio: must be in [0, 1]");
+  }
+  if (!o.trace_endpoint.empty() && !o.trace_endpoint.starts_with("http://") &&
+      !o.trace_endpoint.starts_with("https://")) {
+    return bad("obs.tracing.endpoint: must start with http:// or https://");
+  }
+  if (o.trace_slow_ms < 0) return bad("obs.tracing.slow_ms: must be >= 0");
+  if (o.trace_queue_spans < 1) return bad("obs.tracing.queue_spans: must be >= 1");
+  if (o.trace_batch_spans < 1) return bad("obs.tracing.batch_spans: must be >= 1");
+  if (o.trace_flush_ms < 1) return bad("obs.tracing.flush_ms: must be >= 1");
+  for (double target : {o.slo_availability_target, o.slo_latency_target, o.slo_freshness_target}) {
+    if (!(target > 0 && target < 1)) return bad("obs.slo: targets must be in (0, 1)");
+  }
+  if (o.slo_latency_threshold_ms < 1 || o.slo_freshness_threshold_ms < 1) {
+    return bad("obs.slo: thresholds must be >= 1 ms");
+  }
   return OkStatus();
 }
 
@@ -397,7 +452,7 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
     if (root.IsNull()) return config;
     RETURN_IF_ERROR(CheckKeys(root, "",
                               {"data_dir", "server", "store", "redis", "ingest", "kafka", "train",
-                               "index", "pipeline", "cache", "resilience"}));
+                               "index", "pipeline", "cache", "resilience", "obs"}));
     RETURN_IF_ERROR(ReadString(root, "", "data_dir", &config.data_dir));
     if (root["server"]) RETURN_IF_ERROR(ParseServer(root["server"], &config.server));
     if (root["store"]) RETURN_IF_ERROR(ParseStore(root["store"], &config.store));
@@ -411,6 +466,7 @@ Result<Config> ParseConfigYaml(const std::string& yaml_text) {
     if (root["resilience"]) {
       RETURN_IF_ERROR(ParseResilience(root["resilience"], &config.resilience));
     }
+    if (root["obs"]) RETURN_IF_ERROR(ParseObs(root["obs"], &config.obs));
   } catch (const YAML::Exception& e) {
     return InvalidArgumentError(StrCat("invalid YAML: ", e.what()));
   }

@@ -128,6 +128,24 @@ struct KafkaConfig {
   std::map<std::string, std::string> properties;  // extra librdkafka properties, passed through
 };
 
+// Observability (docs/OBSERVABILITY.md): logs, tracing, SLOs.
+struct ObsConfig {
+  bool access_log = false;  // one JSON line per API request (component "access")
+  int log_rate_limit = 10;  // repeated error lines per key per interval
+  int64_t log_rate_limit_interval_ms = 60000;
+  std::string trace_endpoint;  // OTLP/HTTP collector base URL; "" = tracing off
+  double trace_sample_ratio = 0.01;
+  int64_t trace_slow_ms = 250;  // slower requests are always exported
+  int64_t trace_queue_spans = 8192;
+  int64_t trace_batch_spans = 512;
+  int64_t trace_flush_ms = 1000;
+  double slo_availability_target = 0.999;
+  int64_t slo_latency_threshold_ms = 100;
+  double slo_latency_target = 0.99;
+  int64_t slo_freshness_threshold_ms = 5000;
+  double slo_freshness_target = 0.99;
+};
+
 // Per-user result cache of Recommend (docs/design/resilience.md).
 struct CacheConfig {
   int64_t ttl_ms = 2000;          // how long a result is reused; 0 = no cache (and no coalescing)
@@ -166,6 +184,7 @@ struct Config {
   PipelineConfig pipeline;
   CacheConfig cache;
   ResilienceConfig resilience;
+  ObsConfig obs;
 };
 
 // Parses YAML text. An empty document yields the defaults.

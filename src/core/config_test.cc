@@ -103,6 +103,28 @@ TEST(ConfigDocsTest, DocumentedConfigurationParsesToTheDefaults) {
   }
   EXPECT_EQ(documented->pipeline.filters, defaults.pipeline.filters);
   EXPECT_EQ(documented->pipeline.scorer_weights, defaults.pipeline.scorer_weights);
+  EXPECT_EQ(documented->obs.access_log, defaults.obs.access_log);
+  EXPECT_EQ(documented->obs.trace_endpoint, defaults.obs.trace_endpoint);
+  EXPECT_DOUBLE_EQ(documented->obs.trace_sample_ratio, defaults.obs.trace_sample_ratio);
+  EXPECT_EQ(documented->obs.trace_queue_spans, defaults.obs.trace_queue_spans);
+  EXPECT_DOUBLE_EQ(documented->obs.slo_availability_target, defaults.obs.slo_availability_target);
+  EXPECT_EQ(documented->obs.slo_latency_threshold_ms, defaults.obs.slo_latency_threshold_ms);
+  EXPECT_EQ(documented->obs.slo_freshness_threshold_ms, defaults.obs.slo_freshness_threshold_ms);
+}
+
+TEST(ConfigTest, ObsSectionParsesAndValidates) {
+  auto config = ParseConfigYaml(
+      "obs:\n  access_log: true\n  tracing: {endpoint: \"http://127.0.0.1:4318\", "
+      "sample_ratio: 1.0}\n  slo: {latency_threshold_ms: 50}\n");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_TRUE(config->obs.access_log);
+  EXPECT_EQ(config->obs.trace_endpoint, "http://127.0.0.1:4318");
+  EXPECT_DOUBLE_EQ(config->obs.trace_sample_ratio, 1.0);
+  EXPECT_EQ(config->obs.slo_latency_threshold_ms, 50);
+  EXPECT_FALSE(ParseConfigYaml("obs:\n  tracing: {sample_ratio: 2}\n").ok());
+  EXPECT_FALSE(ParseConfigYaml("obs:\n  tracing: {endpoint: \"localhost:4318\"}\n").ok());
+  EXPECT_FALSE(ParseConfigYaml("obs:\n  slo: {availability_target: 1}\n").ok());
+  EXPECT_FALSE(ParseConfigYaml("obs:\n  nonsense: 1\n").ok());
 }
 
 TEST(ConfigDocsTest, DocumentedCacheAndResilienceSectionsParseToTheDefaults) {

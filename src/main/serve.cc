@@ -14,6 +14,7 @@
 #include "ingest/kafka_source.h"
 #include "main/commands.h"
 #include "obs/metrics.h"
+#include "obs/setup.h"
 #include "resilience/admission.h"
 #include "rollout/models_dir.h"
 #include "rollout/retrain_scheduler.h"
@@ -106,6 +107,9 @@ int RunServer(const Config& config, const StartedHook& on_started) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // Tracer, SLO targets, log rate limits, process metrics: before anything serves.
+  obs::ConfigureObservability(config.obs);
+
   auto data_dir = store::DataDir::Open(config.data_dir, config.store);
   if (!data_dir.ok())
     return ExitWithError("serve", WithContext(data_dir.status(), config.data_dir));
@@ -184,6 +188,25 @@ int RunServer(const Config& config, const StartedHook& on_started) {
     LOG_INFO("serve", "consuming Kafka topic ", config.kafka.topic, " as group ",
              config.kafka.group_id);
   }
+  // The Kafka consumer's USE metrics (throughput, errors, retries), while it exists.
+  int kafka_metrics = 0;
+  if (kafka) {
+    ingest::KafkaEventSource* source = kafka.get();
+    kafka_metrics = obs::DefaultMetricsRegistry().Register([source](std::string* out) {
+      const ingest::KafkaEventSource::Stats stats = source->stats();
+      const std::pair<const char*, uint64_t> counters[] = {
+          {"pulse_kafka_messages_total", stats.messages},
+          {"pulse_kafka_events_total", stats.events},
+          {"pulse_kafka_rejected_total", stats.rejected},
+          {"pulse_kafka_batches_total", stats.batches},
+          {"pulse_kafka_sink_failures_total", stats.sink_failures},
+          {"pulse_kafka_rebalances_total", stats.rebalances}};
+      for (const auto& [name, value] : counters) {
+        obs::RenderHeader(out, name, "counter", "Kafka consumer (see ingest/kafka_source.h).");
+        StrAppend(*out, name, " ", value, "\n");
+      }
+    });
+  }
 
   std::unique_ptr<rollout::RetrainScheduler> retrain =
       StartRetrainScheduler(config, data_dir->get(), engine->get());
@@ -226,6 +249,7 @@ int RunServer(const Config& config, const StartedHook& on_started) {
   http.SetDraining();
   if (hook_thread.joinable()) hook_thread.join();
   std::thread http_stop([&http] { http.Stop(); });
+  if (kafka_metrics != 0) obs::DefaultMetricsRegistry().Unregister(kafka_metrics);
   if (kafka) kafka->Stop();  // finishes its batch and commits its offsets
   grpc.Stop(config.server.drain_timeout_ms);
   http_stop.join();

@@ -8,6 +8,8 @@
 #include "core/log.h"
 #include "ingest/json_codec.h"
 #include "nlohmann/json.hpp"
+#include "obs/slo.h"
+#include "obs/trace.h"
 #include "quality/checks.h"
 #include "rollout/models_dir.h"
 #include "serving/feature_log.h"
@@ -85,6 +87,15 @@ Engine::Engine(const Config& config, store::DataDir* data_dir, const Clock* cloc
       checkpoint_every_events_(kCheckpointEveryEvents),
       freshness_seconds_(
           {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}),
+      stage_latency_([this] {
+        std::vector<std::string> names = pipeline_->stage_names();
+        names.emplace_back("user");
+        names.emplace_back("total");
+        return names;
+      }()),
+      candidates_total_("pulse_candidates_total", "source",
+                        "Candidates produced by each source (before merge and filters).",
+                        {pipeline_->source_names().begin(), pipeline_->source_names().end()}),
       validator_(config.ingest, clock_),
       event_writer_(std::make_unique<ingest::EventWriter>(
           data_dir, static_cast<uint64_t>(std::max<int64_t>(config.ingest.max_pending_events, 1)),
@@ -153,7 +164,10 @@ void Engine::ApplyToNearline(std::span<const Event> events, bool live) {
   if (!live) return;
   quality::CheckNearline(*nearline_, events);  // feature contracts and drift (live events only)
   // Replayed history is not news: freshness measures live events only.
-  for (double seconds : stats.freshness_seconds) freshness_seconds_.Observe(seconds);
+  for (double seconds : stats.freshness_seconds) {
+    freshness_seconds_.Observe(seconds);
+    obs::GlobalSlo().RecordFreshness(seconds);
+  }
   // Live events come from the writer thread right after their append, and it is the only
   // appender while the engine runs: the log's last sequence is the last event applied.
   nearline_seq_ = data_dir_->EventCount();
@@ -295,6 +309,26 @@ void Engine::RenderMetrics(std::string* out) const {
             deadline_expired_on_arrival_.load(std::memory_order_relaxed), "\n");
   StrAppend(*out, "pulse_deadline_exceeded_total{where=\"pipeline\"} ",
             deadline_exceeded_in_pipeline_.load(std::memory_order_relaxed), "\n");
+  stage_latency_.Render(out);
+  candidates_total_.Render(out);
+  // The event writer's queue (USE): depth and bound, refusals (backpressure), failed batches.
+  const ingest::EventWriter::Stats writer = event_writer_->stats();
+  obs::RenderHeader(out, "pulse_event_writer_pending_events", "gauge",
+                    "Events queued for the durable writer and not yet written.");
+  StrAppend(*out, "pulse_event_writer_pending_events ", event_writer_->pending_events(), "\n");
+  obs::RenderHeader(out, "pulse_event_writer_max_pending_events", "gauge",
+                    "The writer queue's bound (ingest.max_pending_events).");
+  StrAppend(*out, "pulse_event_writer_max_pending_events ",
+            std::max<int64_t>(config_.ingest.max_pending_events, 1), "\n");
+  obs::RenderHeader(out, "pulse_event_writer_refused_total", "counter",
+                    "Publish calls refused because the writer queue was full.");
+  StrAppend(*out, "pulse_event_writer_refused_total ", writer.refused, "\n");
+  obs::RenderHeader(out, "pulse_event_writer_batches_total", "counter",
+                    "Group commits (one fsync each), by outcome.");
+  StrAppend(*out, "pulse_event_writer_batches_total{outcome=\"ok\"} ",
+            writer.batches - std::min(writer.batches, writer.failed_batches), "\n");
+  StrAppend(*out, "pulse_event_writer_batches_total{outcome=\"failed\"} ", writer.failed_batches,
+            "\n");
   obs::RenderHeader(out, "pulse_feature_freshness_seconds", "histogram",
                     "Event time to feature visible, for live events.");
   freshness_seconds_.Render(out, "pulse_feature_freshness_seconds", "");
@@ -535,6 +569,9 @@ Status Engine::PrepareUser(const ServingSnapshot& snapshot, const RecommendReque
                            RecommendContext& context) {
   const rollout::ModelBundle& model = *snapshot.model;
   ASSIGN_OR_RETURN(store::UserHistory history, ReadUserHistory(request.user_id, &context.degraded));
+  context.history_items = history.recent.size();
+  context.history_updated_at_ms = history.updated_at_ms;
+  if (!history.recent.empty()) context.history_newest_event_ms = history.recent.front().ts_ms;
   const size_t fold_in_limit = static_cast<size_t>(config_.pipeline.fold_in_items);
   std::vector<float> weights;
   weights.reserve(std::min(history.recent.size(), fold_in_limit));
@@ -580,6 +617,17 @@ Result<RecommendResponse> Engine::ComputeRecommendation(const RecommendRequest& 
   const int64_t start_us = SteadyMicros();
   recommend_computations_.fetch_add(1, std::memory_order_relaxed);
   if (compute_hook_for_test_) compute_hook_for_test_();
+  // The front end's trace for this request, or (in-process callers) one of our own.
+  std::optional<obs::RequestTrace> own_trace;
+  obs::RequestTrace* trace = obs::CurrentTrace();
+  if (trace == nullptr) {
+    own_trace.emplace(std::string_view(), "recommend", obs::GlobalTracer().enabled());
+    own_trace->AdoptTraceId(request.trace_id);
+    trace = &*own_trace;
+  }
+  // Log lines written while serving this request carry its ids.
+  std::string request_id = RandomHex(32);
+  ScopedLogContext log_context(request_id, trace->trace_id_hex());
   RETURN_IF_ERROR(ValidateRecommendRequest(request));
   if (request.deadline_us > 0 && start_us >= request.deadline_us) {
     deadline_expired_on_arrival_.fetch_add(1, std::memory_order_relaxed);
@@ -617,8 +665,8 @@ Result<RecommendResponse> Engine::ComputeRecommendation(const RecommendRequest& 
       std::sort(context.excluded_items.begin(), context.excluded_items.end());
       context.degraded = true;
     }
-    context.stages.push_back(
-        {"user", SteadyMicros() - user_start_us, static_cast<int>(context.recent_items.size())});
+    context.stages.push_back({"user", SteadyMicros() - user_start_us,
+                              static_cast<int>(context.recent_items.size()), user_start_us});
   }
 
   // Reused per thread: the candidate list is the largest per-request buffer.
@@ -631,7 +679,7 @@ Result<RecommendResponse> Engine::ComputeRecommendation(const RecommendRequest& 
   }
 
   RecommendResponse response;
-  response.request_id = RandomHex(32);
+  response.request_id = std::move(request_id);
   response.model_version = snapshot->model->version;
   response.degraded = context.degraded;
   response.items.reserve(ranked.size());
@@ -642,6 +690,11 @@ Result<RecommendResponse> Engine::ComputeRecommendation(const RecommendRequest& 
     item.explanation_id = std::string(candidate.explanation);
     item.source = pipeline_->source_names()[candidate.source];
     response.items.push_back(std::move(item));
+  }
+  RecordStagesAndSpans(context, *snapshot, request, response, start_us, *trace);
+  if (own_trace) {
+    own_trace->End(false, {});
+    obs::GlobalTracer().Finish(std::move(*own_trace));
   }
   SetFallbackRung(response, ranked);
   if (SampledForFeatureLog(response.request_id, config_.pipeline.feature_log_sample)) {
@@ -655,7 +708,7 @@ Result<RecommendResponse> Engine::ComputeRecommendation(const RecommendRequest& 
   }
   if (request.debug) {
     RecommendDebug debug;
-    debug.trace_id = request.trace_id.empty() ? RandomHex(32) : request.trace_id;
+    debug.trace_id = trace->trace_id_hex();
     for (const candidates::StageTrace& stage : context.stages) {
       debug.stages.push_back({std::string(stage.name), stage.duration_us, stage.candidates});
     }
@@ -667,9 +720,93 @@ Result<RecommendResponse> Engine::ComputeRecommendation(const RecommendRequest& 
     }
     debug.model_version = snapshot->model->version;
     debug.index_version = StrCat(snapshot->model->version, "/", snapshot->model->index->type());
+    AddFeatureDebug(context, *snapshot, ranked, &debug);
     response.debug = std::move(debug);
   }
   return response;
+}
+
+void Engine::RecordStagesAndSpans(const RecommendContext& context, const ServingSnapshot& snapshot,
+                                  const RecommendRequest& request,
+                                  const RecommendResponse& response, int64_t start_us,
+                                  obs::RequestTrace& trace) {
+  const int64_t end_us = SteadyMicros();
+  for (const candidates::StageTrace& stage : context.stages) {
+    stage_latency_.Observe(stage.name, stage.duration_us);
+  }
+  stage_latency_.Observe("total", end_us - start_us);
+  for (const candidates::StageTrace& stage : context.stages) {
+    candidates_total_.Add(stage.name, static_cast<uint64_t>(std::max(0, stage.candidates)));
+  }
+  if (!trace.recording()) return;
+  // Spans carry wall-clock times; stages were timed on the steady clock.
+  const int64_t offset_ns = obs::UnixNanosNow() - end_us * 1000;
+  obs::Span& span = trace.AddSpan("recommend", trace.root_span_id(), start_us * 1000 + offset_ns,
+                                  end_us * 1000 + offset_ns);
+  // A hash bucket, never the user id.
+  span.Set("pulse.user_bucket", obs::UserBucket(request.user_id));
+  span.Set("pulse.model_version", snapshot.model->version);
+  span.Set("pulse.index_version", std::string(snapshot.model->index->type()));
+  span.Set("pulse.degraded", context.degraded);
+  span.Set("pulse.fallback", std::string(context.has_user_vector() ? "none" : "no_user_vector"));
+  span.Set("pulse.items", static_cast<int64_t>(response.items.size()));
+  span.Set("pulse.removed", static_cast<int64_t>(context.removed.size()));
+  const uint64_t parent = span.span_id;
+  const std::span<const std::string> sources = pipeline_->source_names();
+  std::vector<std::pair<std::string, int64_t>> per_source;
+  for (const candidates::StageTrace& stage : context.stages) {
+    obs::Span& child =
+        trace.AddSpan(StrCat("stage ", stage.name), parent, stage.start_us * 1000 + offset_ns,
+                      (stage.start_us + stage.duration_us) * 1000 + offset_ns);
+    child.Set("pulse.stage", std::string(stage.name));
+    child.Set("pulse.candidates", static_cast<int64_t>(stage.candidates));
+    if (std::find(sources.begin(), sources.end(), stage.name) != sources.end()) {
+      per_source.emplace_back(StrCat("pulse.candidates.", stage.name), stage.candidates);
+    }
+  }
+  // AddSpan may have moved the vector: find the recommend span again by id.
+  for (obs::Span& s : trace.spans()) {
+    if (s.span_id != parent) continue;
+    for (auto& [key, count] : per_source) s.Set(std::move(key), count);
+  }
+}
+
+void Engine::AddFeatureDebug(const RecommendContext& context, const ServingSnapshot& snapshot,
+                             std::span<const Candidate> ranked, RecommendDebug* debug) const {
+  const int64_t now_ms = context.now_ms;
+  const int64_t model_age_ms =
+      snapshot.model->created_at_ms > 0 ? now_ms - snapshot.model->created_at_ms : -1;
+  for (const std::string& name : pipeline_->source_names()) {
+    int count = 0;
+    for (const candidates::StageTrace& stage : context.stages) {
+      if (stage.name == name) count += stage.candidates;
+    }
+    debug->candidates_by_source.emplace_back(name, count);
+  }
+  const double vector_kind = static_cast<double>(static_cast<int>(context.vector_kind));
+  // The user vector is as old as its inputs: the newest folded-in event, or the model.
+  const int64_t vector_age_ms =
+      context.vector_kind == UserVectorKind::kRecentItems && context.history_newest_event_ms > 0
+          ? now_ms - context.history_newest_event_ms
+      : context.vector_kind == UserVectorKind::kTrained ? model_age_ms
+                                                        : -1;
+  debug->user_features = {
+      {"history_items", static_cast<double>(context.history_items),
+       context.history_updated_at_ms > 0 ? now_ms - context.history_updated_at_ms : -1},
+      {"newest_event", static_cast<double>(context.history_newest_event_ms),
+       context.history_newest_event_ms > 0 ? now_ms - context.history_newest_event_ms : -1},
+      {"user_vector_kind", vector_kind, vector_age_ms},
+      {"fold_in_items", static_cast<double>(context.recent_items.size()), vector_age_ms}};
+  for (const Candidate& candidate : ranked) {
+    const int64_t created = snapshot.items->created_at_ms(candidate.item);
+    debug->item_features.push_back(
+        {snapshot.model->items.Name(candidate.item),
+         {{"retrieval_score", candidate.retrieval_score, -1},
+          {"similarity", candidate.similarity, vector_age_ms},
+          {"popularity", candidate.popularity, model_age_ms},
+          {"freshness", candidate.freshness, created > 0 ? now_ms - created : -1},
+          {"score", candidate.score, -1}}});
+  }
 }
 
 Result<PublishResult> Engine::PublishEvents(std::vector<EventInput> events,

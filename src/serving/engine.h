@@ -45,6 +45,8 @@
 #include "ingest/validator.h"
 #include "nearline/feature_processor.h"
 #include "obs/metrics.h"
+#include "obs/runtime_metrics.h"
+#include "obs/trace.h"
 #include "resilience/circuit_breaker.h"
 #include "resilience/result_cache.h"
 #include "resilience/single_flight.h"
@@ -162,6 +164,14 @@ class Engine final : public PulseService {
   // The shared feature store's applier: lag gauges and counters.
   void RenderFeatureStoreMetrics(std::string* out) const;
   void RenderMetrics(std::string* out) const;
+  // Per-stage latency metrics, and the request's spans when its trace records (obs).
+  void RecordStagesAndSpans(const candidates::RecommendContext& context,
+                            const ServingSnapshot& snapshot, const RecommendRequest& request,
+                            const RecommendResponse& response, int64_t start_us,
+                            obs::RequestTrace& trace);
+  // The debug response's feature values and ages, and candidates per source.
+  void AddFeatureDebug(const candidates::RecommendContext& context, const ServingSnapshot& snapshot,
+                       std::span<const candidates::Candidate> ranked, RecommendDebug* debug) const;
   // ---- caching and resilience (docs/design/resilience.md) ----
   using CachedResponse = std::shared_ptr<const RecommendResponse>;
   // Cache lookup → single-flight compute → store (non-debug requests with the cache on).
@@ -245,6 +255,8 @@ class Engine final : public PulseService {
   std::thread checkpoint_writer_;
   std::atomic<uint64_t> background_checkpoints_{0};
   obs::Histogram freshness_seconds_;
+  obs::StageLatency stage_latency_;       // pulse_stage_duration_seconds{stage}
+  obs::LabeledCounter candidates_total_;  // pulse_candidates_total{source}
   int metrics_handle_ = 0;
 
   // Caching and resilience. Declared before the writer: its commit hook invalidates the cache.

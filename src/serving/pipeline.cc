@@ -28,7 +28,7 @@ class StageTimer {
       : context_(context), name_(name), candidates_(candidates), start_us_(SteadyMicros()) {}
   ~StageTimer() {
     context_.stages.push_back(
-        {name_, SteadyMicros() - start_us_, static_cast<int>(candidates_.size())});
+        {name_, SteadyMicros() - start_us_, static_cast<int>(candidates_.size()), start_us_});
   }
 
  private:
@@ -124,8 +124,8 @@ void Pipeline::Run(RecommendContext& context, std::vector<Candidate>& out) const
       LOG_WARN("serving", "candidate source ", stage.source->name(),
                " failed: ", status.ToString());
     }
-    context.stages.push_back(
-        {stage.source->name(), SteadyMicros() - start_us, static_cast<int>(out.size() - before)});
+    context.stages.push_back({stage.source->name(), SteadyMicros() - start_us,
+                              static_cast<int>(out.size() - before), start_us});
   }
   if (Expired(context)) return;
   {
@@ -154,6 +154,16 @@ void Pipeline::Run(RecommendContext& context, std::vector<Candidate>& out) const
     StageTimer timer(context, selector->name(), out);
     selector->Apply(context, out);
   }
+}
+
+std::vector<std::string> Pipeline::stage_names() const {
+  std::vector<std::string> names(source_names_.begin(), source_names_.end());
+  names.emplace_back("merge");
+  for (const auto& filter : filters_) names.emplace_back(filter->name());
+  names.emplace_back(hydrator_->name());
+  names.emplace_back(scorer_->name());
+  for (const auto& selector : selectors_) names.emplace_back(selector->name());
+  return names;
 }
 
 }  // namespace pulse::serving

@@ -37,6 +37,8 @@ class Pipeline {
 
   // Source names in config order (Candidate::source indexes this).
   std::span<const std::string> source_names() const { return source_names_; }
+  // Every stage's name in run order (metric labels: pulse_stage_duration_seconds{stage}).
+  std::vector<std::string> stage_names() const;
 
  private:
   Pipeline() = default;

@@ -59,12 +59,30 @@ struct RemovedDebug {
   std::string reason;
 };
 
+// One feature value and how old the data behind it is (age_ms -1: not applicable).
+struct FeatureValueDebug {
+  std::string name;
+  double value = 0;
+  int64_t age_ms = -1;
+};
+
+struct ItemFeaturesDebug {
+  std::string item_id;
+  std::vector<FeatureValueDebug> values;
+};
+
 struct RecommendDebug {
   std::string trace_id;
   std::vector<StageDebug> stages;
   std::vector<RemovedDebug> removed;
   std::string model_version;
   std::string index_version;
+  // Candidates each source produced (sum = "candidates" of the source stages).
+  std::vector<std::pair<std::string, int>> candidates_by_source;
+  // User-level inputs (history size, newest event, user vector kind) with their ages, and the
+  // hydrated feature values of every returned item.
+  std::vector<FeatureValueDebug> user_features;
+  std::vector<ItemFeaturesDebug> item_features;
 };
 
 struct RecommendResponse {
