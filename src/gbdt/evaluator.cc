@@ -326,9 +326,12 @@ __attribute__((target("avx512f"))) void CompiledEnsemble::ShallowTreeSimd(const 
 }
 
 __attribute__((target("avx2"))) void CompiledEnsemble::ShallowTreeAvx2(const ShallowTree& tree,
-                                                                       const float* xt,
-                                                                       float* acc) const {
+                                                                       const float* xt, float* acc,
+                                                                       size_t rows) const {
+  // Only the chunks of 8 that hold a block's rows: a partial last block (200 rows = 3 blocks and
+  // 8 rows) skips the padding rows' work.
   constexpr int kChunks = kBlockRows / 8;
+  const int chunks = static_cast<int>((rows + 7) / 8);
   // Levels 0-3 (slots 0..15) and level 4 (16..31) as 8-lane halves for Avx2Pick16; offsets are
   // carried in float registers only to be permuted, never computed on as floats.
   const __m256 thr_top_lo = _mm256_load_ps(tree.threshold);
@@ -348,16 +351,16 @@ __attribute__((target("avx2"))) void CompiledEnsemble::ShallowTreeAvx2(const Sha
   const __m256 t0 = _mm256_set1_ps(tree.threshold[0]);
   const __m256i o0 = _mm256_set1_epi32(static_cast<int>(tree.offset[0]));
   const float* col0 = xt + (tree.offset[0] & kOffsetMask);
-  __m256i p[kChunks];
+  __m256i p[kChunks] = {};  // zeroed: only the first `chunks` are used
 #pragma GCC unroll 8
-  for (int c = 0; c < kChunks; ++c) {
+  for (int c = 0; c < chunks; ++c) {
     p[c] = Avx2Descend(_mm256_setzero_si256(), _mm256_loadu_ps(col0 + c * 8), t0, o0);
   }
   // Level 1 has 2 candidate nodes: load both feature columns (contiguous) and blend per lane.
   const float* col1 = xt + (tree.offset[1] & kOffsetMask);
   const float* col2 = xt + (tree.offset[2] & kOffsetMask);
 #pragma GCC unroll 8
-  for (int c = 0; c < kChunks; ++c) {
+  for (int c = 0; c < chunks; ++c) {
     const __m256 bit0 = _mm256_castsi256_ps(_mm256_slli_epi32(p[c], 31));
     const __m256 x =
         _mm256_blendv_ps(_mm256_loadu_ps(col1 + c * 8), _mm256_loadu_ps(col2 + c * 8), bit0);
@@ -365,35 +368,66 @@ __attribute__((target("avx2"))) void CompiledEnsemble::ShallowTreeAvx2(const Sha
     p[c] = Avx2Descend(p[c], x, Avx2Pick16(thr_top_lo, thr_top_hi, slot),
                        _mm256_castps_si256(Avx2Pick16(off_top_lo, off_top_hi, slot)));
   }
-  // Levels 2-3: gather the feature value; the node comes from the level 0-3 table.
-  for (int base : {3, 7}) {
-    const __m256i base_v = _mm256_set1_epi32(base);
+  // Level 2 has 4 candidate nodes: four column loads and three blends beat a gather.
+  const float* col3 = xt + (tree.offset[3] & kOffsetMask);
+  const float* col4 = xt + (tree.offset[4] & kOffsetMask);
+  const float* col5 = xt + (tree.offset[5] & kOffsetMask);
+  const float* col6 = xt + (tree.offset[6] & kOffsetMask);
+  const __m256i three = _mm256_set1_epi32(3);
 #pragma GCC unroll 8
-    for (int c = 0; c < kChunks; ++c) {
-      const __m256i lanes = _mm256_add_epi32(iota, _mm256_set1_epi32(c * 8));
-      p[c] = Avx2Step16(p[c], _mm256_add_epi32(p[c], base_v), lanes, xt, thr_top_lo, thr_top_hi,
-                        off_top_lo, off_top_hi);
-    }
+  for (int c = 0; c < chunks; ++c) {
+    const __m256 bit0 = _mm256_castsi256_ps(_mm256_slli_epi32(p[c], 31));
+    const __m256 bit1 = _mm256_castsi256_ps(_mm256_slli_epi32(p[c], 30));
+    const __m256 lo =
+        _mm256_blendv_ps(_mm256_loadu_ps(col3 + c * 8), _mm256_loadu_ps(col4 + c * 8), bit0);
+    const __m256 hi =
+        _mm256_blendv_ps(_mm256_loadu_ps(col5 + c * 8), _mm256_loadu_ps(col6 + c * 8), bit0);
+    const __m256i slot = _mm256_add_epi32(p[c], three);
+    p[c] =
+        Avx2Descend(p[c], _mm256_blendv_ps(lo, hi, bit1), Avx2Pick16(thr_top_lo, thr_top_hi, slot),
+                    _mm256_castps_si256(Avx2Pick16(off_top_lo, off_top_hi, slot)));
+  }
+  // Level 3: gather the feature value; the node comes from the level 0-3 table.
+  const __m256i seven = _mm256_set1_epi32(7);
+#pragma GCC unroll 8
+  for (int c = 0; c < chunks; ++c) {
+    const __m256i lanes = _mm256_add_epi32(iota, _mm256_set1_epi32(c * 8));
+    p[c] = Avx2Step16(p[c], _mm256_add_epi32(p[c], seven), lanes, xt, thr_top_lo, thr_top_hi,
+                      off_top_lo, off_top_hi);
   }
 #pragma GCC unroll 8
-  for (int c = 0; c < kChunks; ++c) {
+  for (int c = 0; c < chunks; ++c) {
     const __m256i lanes = _mm256_add_epi32(iota, _mm256_set1_epi32(c * 8));
     p[c] = Avx2Step16(p[c], p[c], lanes, xt, thr_l4_lo, thr_l4_hi, off_l4_lo, off_l4_hi);
   }
-  // Level 5 (32 nodes) and the leaves (64): gathers.
-  const int* off_l5 = reinterpret_cast<const int*>(tree.offset + 32);
+  // Level 5 (32 nodes) and the leaves (64): 16-entry picks, blended on bits 4 and 5.
+  __m256 thr_l5[4], off_l5[4], leaf[8];
+  for (int k = 0; k < 4; ++k) {
+    thr_l5[k] = _mm256_load_ps(tree.threshold + 32 + 8 * k);
+    off_l5[k] = _mm256_load_ps(off + 32 + 8 * k);
+  }
+  for (int k = 0; k < 8; ++k) leaf[k] = _mm256_load_ps(tree.leaf + 8 * k);
 #pragma GCC unroll 8
-  for (int c = 0; c < kChunks; ++c) {
+  for (int c = 0; c < chunks; ++c) {
     const __m256i lanes = _mm256_add_epi32(iota, _mm256_set1_epi32(c * 8));
-    const __m256 t = _mm256_i32gather_ps(tree.threshold + 32, p[c], 4);
-    const __m256i o = _mm256_i32gather_epi32(off_l5, p[c], 4);
+    const __m256 bit4 = _mm256_castsi256_ps(_mm256_slli_epi32(p[c], 27));
+    const __m256 t = _mm256_blendv_ps(Avx2Pick16(thr_l5[0], thr_l5[1], p[c]),
+                                      Avx2Pick16(thr_l5[2], thr_l5[3], p[c]), bit4);
+    const __m256i o = _mm256_castps_si256(_mm256_blendv_ps(
+        Avx2Pick16(off_l5[0], off_l5[1], p[c]), Avx2Pick16(off_l5[2], off_l5[3], p[c]), bit4));
     const __m256i index = _mm256_add_epi32(_mm256_and_si256(o, offset_mask), lanes);
     p[c] = Avx2Descend(p[c], _mm256_i32gather_ps(xt, index, 4), t, o);
   }
 #pragma GCC unroll 8
-  for (int c = 0; c < kChunks; ++c) {
-    const __m256 leaf = _mm256_i32gather_ps(tree.leaf, p[c], 4);
-    _mm256_store_ps(acc + c * 8, _mm256_add_ps(_mm256_load_ps(acc + c * 8), leaf));
+  for (int c = 0; c < chunks; ++c) {
+    const __m256 bit4 = _mm256_castsi256_ps(_mm256_slli_epi32(p[c], 27));
+    const __m256 bit5 = _mm256_castsi256_ps(_mm256_slli_epi32(p[c], 26));
+    const __m256 lo = _mm256_blendv_ps(Avx2Pick16(leaf[0], leaf[1], p[c]),
+                                       Avx2Pick16(leaf[2], leaf[3], p[c]), bit4);
+    const __m256 hi = _mm256_blendv_ps(Avx2Pick16(leaf[4], leaf[5], p[c]),
+                                       Avx2Pick16(leaf[6], leaf[7], p[c]), bit4);
+    const __m256 value = _mm256_blendv_ps(lo, hi, bit5);
+    _mm256_store_ps(acc + c * 8, _mm256_add_ps(_mm256_load_ps(acc + c * 8), value));
   }
 }
 
@@ -409,7 +443,7 @@ void CompiledEnsemble::DeepTree(uint32_t root, const float* xt, float* acc) cons
   }
 }
 
-void CompiledEnsemble::PredictBlock(const float* xt, float* acc) const {
+void CompiledEnsemble::PredictBlock(const float* xt, float* acc, size_t rows) const {
   const Path shallow_path = path();
   for (const TreeRef& ref : order_) {
     if (ref.deep) {
@@ -422,7 +456,7 @@ void CompiledEnsemble::PredictBlock(const float* xt, float* acc) const {
         ShallowTreeSimd(tree, xt, acc);
         break;
       case Path::kAvx2:
-        ShallowTreeAvx2(tree, xt, acc);
+        ShallowTreeAvx2(tree, xt, acc, rows);
         break;
       case Path::kScalar:
         ShallowTreeScalar(tree, xt, acc);
@@ -466,7 +500,7 @@ Status CompiledEnsemble::PredictMargin(std::span<const float> rows, size_t n, si
       }
     }
     std::fill(acc, acc + kBlockRows, base_margin_);
-    PredictBlock(xt, acc);
+    PredictBlock(xt, acc, count);
     std::copy(acc, acc + count, out.data() + start);
   }
   return OkStatus();

@@ -87,10 +87,11 @@ class CompiledEnsemble {
     uint32_t index;  // into shallow_ or deep_roots_
   };
 
-  void PredictBlock(const float* xt, float* acc) const;
+  // `rows` (1..kBlockRows) of the block are real; the rest is zero padding.
+  void PredictBlock(const float* xt, float* acc, size_t rows) const;
   void ShallowTreeScalar(const ShallowTree& tree, const float* xt, float* acc) const;
   void ShallowTreeSimd(const ShallowTree& tree, const float* xt, float* acc) const;
-  void ShallowTreeAvx2(const ShallowTree& tree, const float* xt, float* acc) const;
+  void ShallowTreeAvx2(const ShallowTree& tree, const float* xt, float* acc, size_t rows) const;
   void DeepTree(uint32_t root, const float* xt, float* acc) const;
 
   uint32_t num_features_ = 0;
