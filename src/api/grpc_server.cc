@@ -5,6 +5,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -16,6 +17,8 @@
 #include <vector>
 
 #include "api/json_api.h"
+#include "candidates/context.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "ingest/json_codec.h"
 #include "pulse/v1/pulse.grpc.pb.h"
@@ -190,6 +193,12 @@ struct GrpcServer::Impl final : CallHandler {
 
   std::mutex health_mu;  // guards `serving` and health updates against Start/Stop
   bool serving = false;
+
+  // Drain accounting (logged by Stop): calls between Run and their Finish, and calls that the
+  // drain deadline cancelled before they finished.
+  std::atomic<int64_t> in_flight{0};
+  std::atomic<bool> draining{false};
+  std::atomic<int64_t> cancelled_in_drain{0};
 };
 
 namespace {
@@ -254,14 +263,19 @@ grpc::ServerUnaryReactor* GrpcServer::Impl::Run(grpc::CallbackServerContext* con
   // queue ahead of another, and queueing delay counts in the latency the limiter sees.
   auto admission =
       std::make_shared<resilience::AdmissionController::Ticket>(Admit(context, method));
-  auto finish = [this, reactor, method, start, admission](const Status& status) {
+  in_flight.fetch_add(1, std::memory_order_relaxed);
+  auto finish = [this, context, reactor, method, start, admission](const Status& status) {
     admission->Complete(std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::steady_clock::now() - start)
                             .count());
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     metrics->Record(method, StatusCodeName(status.code()), seconds);
+    if (draining.load(std::memory_order_relaxed) && context->IsCancelled()) {
+      cancelled_in_drain.fetch_add(1, std::memory_order_relaxed);
+    }
     reactor->Finish(ToGrpcStatus(status));
+    in_flight.fetch_sub(1, std::memory_order_relaxed);
   };
   std::function<void()> task = [context, work = std::move(work), finish] {
     if (context->IsCancelled()) {
@@ -287,6 +301,16 @@ Status GrpcServer::Impl::Recommend(grpc::CallbackServerContext* context,
                                    v1::RecommendResponse* response) {
   serving::RecommendRequest request = FromProto(proto);
   RETURN_IF_ERROR(serving::ValidateRecommendRequest(request));
+  // The client's deadline (or the configured default) bounds every pipeline stage. gRPC reports
+  // "no deadline" as a far-future time point.
+  const int64_t remaining_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                   context->deadline() - std::chrono::system_clock::now())
+                                   .count();
+  if (remaining_us < int64_t{3600} * 1'000'000) {
+    request.deadline_us = candidates::SteadyNowMicros() + std::max<int64_t>(remaining_us, 0);
+  } else if (config.default_deadline_ms > 0) {
+    request.deadline_us = candidates::SteadyNowMicros() + config.default_deadline_ms * 1000;
+  }
   const auto& metadata = context->client_metadata();
   if (auto it = metadata.find("traceparent"); it != metadata.end()) {
     if (auto trace_id =
@@ -437,10 +461,17 @@ void GrpcServer::Stop(int64_t deadline_ms) {
     impl_->port = 0;
   }
   if (server == nullptr) return;
+  impl_->draining = true;
+  const int64_t in_flight = impl_->in_flight.load();
+  const Stopwatch drain;
   // Workers stay up during Shutdown: queued calls still need their Finish for it to complete.
+  // Shutdown refuses new calls at once and cancels the calls still running at the deadline.
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(std::max<int64_t>(0, deadline_ms)));
   server->Wait();
+  LOG_INFO("api", "gRPC drained in ", drain.ElapsedMicros() / 1000, " ms: ", in_flight,
+           " calls in flight at the start, ", impl_->cancelled_in_drain.load(),
+           " cancelled at the drain deadline");
   impl_->pool->Shutdown();
   server.reset();
   impl_->pool.reset();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api/fake_pulse_service.h"
+#include "candidates/context.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pulse/v1/pulse.grpc.pb.h"
@@ -454,6 +455,39 @@ TEST(ToGrpcStatusTest, SameNumbersSameMessage) {
             static_cast<int>(StatusCode::kInvalidArgument));
   EXPECT_EQ(static_cast<int>(grpc::StatusCode::UNAUTHENTICATED),
             static_cast<int>(StatusCode::kUnauthenticated));
+}
+
+// The gRPC deadline reaches the service as the request's deadline; without one the configured
+// default applies.
+TEST_F(GrpcServerTest, ClientDeadlineBecomesTheRequestDeadline) {
+  auto stub = v1::Recommender::NewStub(channel_);
+  v1::RecommendRequest request;
+  request.set_user_id("u1");
+  v1::RecommendResponse response;
+  grpc::ClientContext context;
+  const int64_t before_us = candidates::SteadyNowMicros();
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  ASSERT_TRUE(stub->Recommend(&context, request, &response).ok());
+  const int64_t after_us = candidates::SteadyNowMicros();
+  ASSERT_TRUE(service_.last_recommend().has_value());
+  EXPECT_GT(service_.last_recommend()->deadline_us, before_us);
+  // The wire carries the timeout at coarse precision (rounded up): allow 100 ms.
+  EXPECT_LE(service_.last_recommend()->deadline_us, after_us + 5'100'000);
+
+  grpc::ClientContext no_deadline;
+  ASSERT_TRUE(stub->Recommend(&no_deadline, request, &response).ok());
+  EXPECT_EQ(service_.last_recommend()->deadline_us, 0);
+
+  ServerConfig config;
+  config.default_deadline_ms = 300;
+  StartServer(config);
+  auto stub2 = v1::Recommender::NewStub(channel_);
+  grpc::ClientContext with_default;
+  const int64_t start_us = candidates::SteadyNowMicros();
+  ASSERT_TRUE(stub2->Recommend(&with_default, request, &response).ok());
+  EXPECT_GE(service_.last_recommend()->deadline_us, start_us + 300'000);
+  EXPECT_LE(service_.last_recommend()->deadline_us, candidates::SteadyNowMicros() + 300'000);
+  EXPECT_GT(service_.last_recommend()->deadline_us, 0);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "api/dashboard.h"
 #include "api/json_api.h"
+#include "candidates/context.h"
 #include "core/log.h"
 #include "httplib.h"
 #include "ingest/json_codec.h"
@@ -21,6 +22,7 @@ namespace pulse::api {
 namespace {
 
 constexpr char kJsonType[] = "application/json";
+constexpr char kDeadlineHeader[] = "x-pulse-deadline-ms";
 
 enum class Route {
   kNone,
@@ -191,6 +193,7 @@ struct HttpServer::Impl {
   std::unique_ptr<httplib::Server> server;
   std::thread listener;
   std::atomic<bool> listener_done{false};
+  std::atomic<bool> draining{false};
   int port = 0;
 };
 
@@ -378,6 +381,16 @@ resilience::AdmissionController::Ticket HttpServer::Impl::Admit(std::string_view
 Status HttpServer::Impl::Recommend(const httplib::Request& req, httplib::Response& res,
                                    std::string_view body) {
   ASSIGN_OR_RETURN(serving::RecommendRequest request, ParseRecommendRequest(body));
+  // x-pulse-deadline-ms: the client's remaining budget, as gRPC's deadline; else the default.
+  int64_t budget_ms = config.default_deadline_ms;
+  if (req.has_header(kDeadlineHeader)) {
+    if (!ParseInt64(req.get_header_value(kDeadlineHeader), &budget_ms) || budget_ms < 1 ||
+        budget_ms > 3'600'000) {
+      return InvalidArgumentError(
+          StrCat(kDeadlineHeader, " must be an integer number of milliseconds in 1..3600000"));
+    }
+  }
+  if (budget_ms > 0) request.deadline_us = candidates::SteadyNowMicros() + budget_ms * 1000;
   // An invalid traceparent is ignored, as W3C trace-context asks of receivers.
   if (req.has_header("traceparent")) {
     if (auto trace_id = TraceIdFromTraceparent(req.get_header_value("traceparent"))) {
@@ -432,6 +445,7 @@ Status HttpServer::Impl::GetUserFeatures(httplib::Response& res, std::string_vie
 }
 
 Status HttpServer::Impl::Readyz(httplib::Response& res) {
+  if (draining.load()) return UnavailableError("draining: the server is shutting down");
   serving::Readiness readiness = service.GetReadiness();
   if (!readiness.ready) {
     return UnavailableError(readiness.reason.empty() ? "not ready" : readiness.reason);
@@ -511,6 +525,8 @@ Status HttpServer::Start(const std::string& address) {
 }
 
 int HttpServer::port() const { return impl_->port; }
+
+void HttpServer::SetDraining() { impl_->draining.store(true); }
 
 void HttpServer::Stop() {
   if (impl_->server == nullptr) return;

@@ -60,6 +60,9 @@ class HttpServer {
   // have exited. An idle keep-alive connection may delay this by up to kKeepAliveTimeoutSeconds.
   // Idempotent.
   void Stop();
+  // From now on GET /readyz answers 503 "draining" (load balancers stop sending) while requests
+  // are still served; called first on SIGTERM. Any thread.
+  void SetDraining();
 
  private:
   struct Impl;

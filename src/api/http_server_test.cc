@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "api/fake_pulse_service.h"
+#include "candidates/context.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
@@ -651,6 +652,57 @@ TEST(HttpServerBench, DISABLED_ServeForLoadTest) {
   std::fflush(stdout);
   std::this_thread::sleep_for(std::chrono::seconds(EnvInt("PULSE_API_BENCH_SECONDS", 30)));
   server.Stop();
+}
+
+// The client's budget becomes the request's deadline (steady-clock micros), so every pipeline
+// stage sees it; a malformed budget is refused, and no header means the configured default.
+TEST_F(HttpServerTest, DeadlineHeaderBecomesTheRequestDeadline) {
+  auto client = Client();
+  const int64_t before_us = candidates::SteadyNowMicros();
+  auto result =
+      client.Post("/v1/recommend", {{"x-pulse-deadline-ms", "50"}}, R"({"user_id":"u1"})", kJson);
+  const int64_t after_us = candidates::SteadyNowMicros();
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->status, 200);
+  ASSERT_TRUE(service_.last_recommend().has_value());
+  EXPECT_GE(service_.last_recommend()->deadline_us, before_us + 50'000);
+  EXPECT_LE(service_.last_recommend()->deadline_us, after_us + 50'000);
+
+  ExpectJsonError(
+      client.Post("/v1/recommend", {{"x-pulse-deadline-ms", "soon"}}, R"({"user_id":"u1"})", kJson),
+      400, "INVALID_ARGUMENT", "x-pulse-deadline-ms must be an integer");
+  ExpectJsonError(
+      client.Post("/v1/recommend", {{"x-pulse-deadline-ms", "0"}}, R"({"user_id":"u1"})", kJson),
+      400, "INVALID_ARGUMENT", "x-pulse-deadline-ms");
+
+  ASSERT_EQ(client.Post("/v1/recommend", R"({"user_id":"u1"})", kJson)->status, 200);
+  EXPECT_EQ(service_.last_recommend()->deadline_us, 0);  // no header, no default
+
+  ServerConfig config;
+  config.default_deadline_ms = 200;
+  StartServer(config);
+  auto with_default = Client();
+  const int64_t start_us = candidates::SteadyNowMicros();
+  ASSERT_EQ(with_default.Post("/v1/recommend", R"({"user_id":"u1"})", kJson)->status, 200);
+  EXPECT_GE(service_.last_recommend()->deadline_us, start_us + 200'000);
+}
+
+TEST_F(HttpServerTest, DeadlineExceededIs504) {
+  service_.FailRecommendWith(DeadlineExceededError("deadline exceeded after 2 pipeline stages"));
+  auto client = Client();
+  ExpectJsonError(
+      client.Post("/v1/recommend", {{"x-pulse-deadline-ms", "50"}}, R"({"user_id":"u1"})", kJson),
+      504, "DEADLINE_EXCEEDED", "deadline exceeded");
+}
+
+TEST_F(HttpServerTest, ReadyzTurnsUnavailableWhileDraining) {
+  service_.SetReady(true);
+  auto client = Client();
+  ASSERT_EQ(client.Get("/readyz")->status, 200);
+  server_->SetDraining();
+  ExpectJsonError(client.Get("/readyz"), 503, "UNAVAILABLE", "draining");
+  // Requests are still served until Stop.
+  EXPECT_EQ(client.Post("/v1/recommend", R"({"user_id":"u1"})", kJson)->status, 200);
 }
 
 }  // namespace

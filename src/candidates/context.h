@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -87,6 +88,13 @@ struct StageTrace {
   int candidates = 0;
 };
 
+// The clock of RecommendContext::deadline_us: steady-clock microseconds.
+inline int64_t SteadyNowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 struct RecommendContext {
   // ---- inputs, set before the pipeline runs ----
   const rollout::ModelBundle* model = nullptr;
@@ -110,6 +118,9 @@ struct RecommendContext {
   std::vector<RemovedCandidate> removed;
   std::vector<StageTrace> stages;
   bool degraded = false;
+  // Set when the deadline passed: the pipeline starts no further stage and the request fails
+  // with DEADLINE_EXCEEDED (its client has given up).
+  bool deadline_exceeded = false;
 
   bool has_user_vector() const { return vector_kind != UserVectorKind::kNone; }
 };

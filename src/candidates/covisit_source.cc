@@ -1,7 +1,8 @@
 #include "candidates/covisit_source.h"
 
 #include <algorithm>
-#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "nearline/feature_view.h"
 
@@ -16,7 +17,10 @@ Status CovisitCandidateSource::Fetch(const RecommendContext& context, int k, uin
   const IdDictionary& items = context.model->items;
   const size_t want = static_cast<size_t>(WithSeenHeadroom(k, context));
   const size_t seeds = std::min(context.recent_items.size(), kMaxSeedItems);
-  std::unordered_map<DenseId, double> scores;
+  // (item, weighted score) pairs summed per item by sorting: one reused buffer per thread
+  // instead of a hash node per neighbour on every request.
+  thread_local std::vector<std::pair<DenseId, double>> ranked;
+  ranked.clear();
   for (size_t rank = 0; rank < seeds; ++rank) {
     DenseId seed = context.recent_items[rank];
     if (seed >= items.size()) continue;
@@ -24,10 +28,21 @@ Status CovisitCandidateSource::Fetch(const RecommendContext& context, int k, uin
     for (const nearline::Neighbor& neighbor : context.features->Neighbors(items.Name(seed), want)) {
       std::optional<DenseId> dense = items.Find(neighbor.item_id);
       if (!dense || *dense == seed) continue;
-      scores[*dense] += neighbor.weight * seed_weight;
+      ranked.emplace_back(*dense, neighbor.weight * seed_weight);
     }
   }
-  std::vector<std::pair<DenseId, double>> ranked(scores.begin(), scores.end());
+  // Stable: an item's contributions are summed in seed order, as before.
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  size_t unique = 0;
+  for (size_t i = 0; i < ranked.size(); ++i) {
+    if (unique > 0 && ranked[unique - 1].first == ranked[i].first) {
+      ranked[unique - 1].second += ranked[i].second;
+    } else {
+      ranked[unique++] = ranked[i];
+    }
+  }
+  ranked.resize(unique);
   auto order = [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   };

@@ -55,9 +55,10 @@ Status ReadDouble(const YAML::Node& n, const std::string& p, const char* k, doub
 
 Status ParseServer(const YAML::Node& node, ServerConfig* c) {
   const std::string p = "server";
-  RETURN_IF_ERROR(CheckKeys(node, p,
-                            {"http_addr", "grpc_addr", "role", "max_body_bytes", "http_threads",
-                             "grpc_threads", "model_poll_ms", "drain_timeout_ms"}));
+  RETURN_IF_ERROR(
+      CheckKeys(node, p,
+                {"http_addr", "grpc_addr", "role", "max_body_bytes", "http_threads", "grpc_threads",
+                 "model_poll_ms", "drain_timeout_ms", "default_deadline_ms"}));
   RETURN_IF_ERROR(ReadString(node, p, "http_addr", &c->http_addr));
   RETURN_IF_ERROR(ReadString(node, p, "grpc_addr", &c->grpc_addr));
   RETURN_IF_ERROR(ReadString(node, p, "role", &c->role));
@@ -66,6 +67,7 @@ Status ParseServer(const YAML::Node& node, ServerConfig* c) {
   RETURN_IF_ERROR(ReadInt(node, p, "grpc_threads", &c->grpc_threads));
   RETURN_IF_ERROR(ReadInt(node, p, "model_poll_ms", &c->model_poll_ms));
   RETURN_IF_ERROR(ReadInt(node, p, "drain_timeout_ms", &c->drain_timeout_ms));
+  RETURN_IF_ERROR(ReadInt(node, p, "default_deadline_ms", &c->default_deadline_ms));
   return OkStatus();
 }
 
@@ -134,7 +136,7 @@ Status ParseTrain(const YAML::Node& node, TrainConfig* c) {
   const std::string p = "train";
   RETURN_IF_ERROR(CheckKeys(node, p,
                             {"factors", "iterations", "regularization", "alpha", "threads", "seed",
-                             "solver", "cg_steps", "ranker_min_rows"}));
+                             "solver", "cg_steps", "ranker_min_rows", "eval_users", "schedule"}));
   RETURN_IF_ERROR(ReadInt(node, p, "factors", &c->factors));
   RETURN_IF_ERROR(ReadInt(node, p, "iterations", &c->iterations));
   RETURN_IF_ERROR(ReadDouble(node, p, "regularization", &c->regularization));
@@ -144,6 +146,17 @@ Status ParseTrain(const YAML::Node& node, TrainConfig* c) {
   RETURN_IF_ERROR(ReadString(node, p, "solver", &c->solver));
   RETURN_IF_ERROR(ReadInt(node, p, "cg_steps", &c->cg_steps));
   RETURN_IF_ERROR(ReadInt(node, p, "ranker_min_rows", &c->ranker_min_rows));
+  RETURN_IF_ERROR(ReadInt(node, p, "eval_users", &c->eval_users));
+  if (YAML::Node schedule = node["schedule"]) {
+    const std::string sp = "train.schedule";
+    RETURN_IF_ERROR(CheckKeys(
+        schedule, sp, {"interval_s", "min_new_events", "threads", "nice", "keep_versions"}));
+    RETURN_IF_ERROR(ReadInt(schedule, sp, "interval_s", &c->schedule.interval_s));
+    RETURN_IF_ERROR(ReadInt(schedule, sp, "min_new_events", &c->schedule.min_new_events));
+    RETURN_IF_ERROR(ReadInt(schedule, sp, "threads", &c->schedule.threads));
+    RETURN_IF_ERROR(ReadInt(schedule, sp, "nice", &c->schedule.nice));
+    RETURN_IF_ERROR(ReadInt(schedule, sp, "keep_versions", &c->schedule.keep_versions));
+  }
   return OkStatus();
 }
 
@@ -159,9 +172,10 @@ Status ParseIndex(const YAML::Node& node, IndexConfig* c) {
 
 Status ParsePipeline(const YAML::Node& node, PipelineConfig* c) {
   const std::string p = "pipeline";
-  RETURN_IF_ERROR(CheckKeys(node, p,
-                            {"sources", "filters", "scorer_weights", "max_per_category",
-                             "default_n", "max_n", "fold_in_items", "feature_log_sample"}));
+  RETURN_IF_ERROR(
+      CheckKeys(node, p,
+                {"sources", "filters", "scorer_weights", "max_per_category", "default_n", "max_n",
+                 "fold_in_items", "feature_log_sample", "fault_injection"}));
   if (YAML::Node sources = node["sources"]) {
     if (!sources.IsSequence()) return InvalidArgumentError("pipeline.sources: expected a list");
     c->sources.clear();
@@ -200,6 +214,12 @@ Status ParsePipeline(const YAML::Node& node, PipelineConfig* c) {
   RETURN_IF_ERROR(ReadInt(node, p, "max_n", &c->max_n));
   RETURN_IF_ERROR(ReadInt(node, p, "fold_in_items", &c->fold_in_items));
   RETURN_IF_ERROR(ReadDouble(node, p, "feature_log_sample", &c->feature_log_sample));
+  if (YAML::Node fault = node["fault_injection"]) {
+    const std::string fp = "pipeline.fault_injection";
+    RETURN_IF_ERROR(CheckKeys(fault, fp, {"delay_source", "delay_ms"}));
+    RETURN_IF_ERROR(ReadString(fault, fp, "delay_source", &c->fault_injection.delay_source));
+    RETURN_IF_ERROR(ReadInt(fault, fp, "delay_ms", &c->fault_injection.delay_ms));
+  }
   return OkStatus();
 }
 
@@ -326,6 +346,18 @@ Status ValidateConfig(const Config& c) {
   if (c.train.cg_steps < 1 || c.train.cg_steps > 100) {
     return bad("train.cg_steps: must be in 1..100");
   }
+  if (c.train.eval_users < 0) return bad("train.eval_users: must be >= 0");
+  if (c.train.schedule.interval_s < 0) return bad("train.schedule.interval_s: must be >= 0");
+  if (c.train.schedule.min_new_events < 0) {
+    return bad("train.schedule.min_new_events: must be >= 0");
+  }
+  if (c.train.schedule.threads < 0) return bad("train.schedule.threads: must be >= 0");
+  if (c.train.schedule.nice < 0 || c.train.schedule.nice > 19) {
+    return bad("train.schedule.nice: must be in 0..19");
+  }
+  if (c.train.schedule.keep_versions < 0) {
+    return bad("train.schedule.keep_versions: must be >= 0");
+  }
   if (c.index.type != "hnsw" && c.index.type != "flat") {
     return bad("index.type: expected hnsw or flat");
   }
@@ -349,6 +381,12 @@ Status ValidateConfig(const Config& c) {
     return bad("pipeline.feature_log_sample: must be in 0..1");
   }
   if (c.train.ranker_min_rows < 1) return bad("train.ranker_min_rows: must be >= 1");
+  if (c.server.default_deadline_ms < 0 || c.server.default_deadline_ms > 3'600'000) {
+    return bad("server.default_deadline_ms: must be between 0 and 3600000");
+  }
+  if (c.pipeline.fault_injection.delay_ms < 0 || c.pipeline.fault_injection.delay_ms > 60'000) {
+    return bad("pipeline.fault_injection.delay_ms: must be between 0 and 60000");
+  }
   return OkStatus();
 }
 

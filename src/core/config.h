@@ -23,6 +23,19 @@ struct ServerConfig {
   int grpc_threads = 4;
   int64_t model_poll_ms = 5000;  // how often serving looks for a newer model bundle
   int64_t drain_timeout_ms = 5000;
+  // Deadline of a recommend request that brings none (gRPC deadline, x-pulse-deadline-ms); 0 =
+  // none.
+  int64_t default_deadline_ms = 0;
+};
+
+// Periodic retraining inside `pulse serve` (roles all and nearline); see
+// rollout/retrain_scheduler.h.
+struct RetrainScheduleConfig {
+  int64_t interval_s = 0;         // how often to consider a retrain; 0 = never
+  int64_t min_new_events = 1000;  // events appended since the last bundle needed to retrain
+  int threads = 1;         // training threads of a scheduled retrain (requests keep the rest)
+  int nice = 10;           // niceness of the retrain threads (0..19; higher = lower priority)
+  int keep_versions = 10;  // bundles kept after a retrain (newest N + the pinned one); 0 = all
 };
 
 struct TrainConfig {
@@ -39,6 +52,10 @@ struct TrainConfig {
   // The learned ranker (docs/design/ranker.md): trained when the served-feature log joined with
   // clicks yields at least this many labelled rows; otherwise the bundle keeps the linear scorer.
   int ranker_min_rows = 1000;
+  // Held-out check written into the manifest (metrics): the newest interaction of up to this many
+  // users is held out and a model trained on the rest is scored on it; 0 = skip.
+  int eval_users = 1000;
+  RetrainScheduleConfig schedule;
 };
 
 struct IndexConfig {
@@ -66,6 +83,12 @@ struct PipelineConfig {
   // Fraction (0..1) of recommend requests whose served items and feature vectors are logged to
   // the data dir for ranker training (store/served_log.h). 0 = none.
   double feature_log_sample = 0.0;
+  // Test-only fault injection (off by default): the named candidate source waits delay_ms before
+  // fetching (less when the request's deadline comes first), like a slow source that honours it.
+  struct FaultInjection {
+    std::string delay_source;  // a configured source name; "" = off
+    int64_t delay_ms = 0;
+  } fault_injection;
 };
 
 struct StoreConfig {

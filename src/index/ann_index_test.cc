@@ -378,5 +378,31 @@ TEST(AnnIndexTest, SearchRestoresCallersOpenMpSetting) {
   }).join();
 }
 
+// HNSW scores come from Pulse's own inner product (AVX2 or portable); every score must equal
+// the exact dot product of the returned item, for dimensions that are not multiples of the
+// vector width too, before and after a save/load round trip.
+TEST(AnnIndexTest, HnswScoresAreExactInnerProducts) {
+  for (int dim : {64, 13, 3}) {
+    SCOPED_TRACE(dim);
+    std::vector<float> v = RandomVectors(800, dim, 17);
+    auto index = MustBuild(v, dim, Config("hnsw"));
+    ASSERT_NE(index, nullptr);
+    TempDir dir;
+    ASSERT_THAT(index->Save(dir.Sub("index")), IsOk());
+    auto loaded = AnnIndex::Load(dir.Sub("index"), Config("hnsw"));
+    ASSERT_THAT(loaded, IsOk());
+    std::vector<float> q = RandomVectors(1, dim, 99);
+    for (const AnnIndex* searched : {index.get(), loaded->get()}) {
+      std::vector<Neighbor> got = MustSearch(*searched, q.data(), 20);
+      ASSERT_EQ(got.size(), 20u);
+      for (const Neighbor& n : got) {
+        double dot = 0;
+        for (int j = 0; j < dim; ++j) dot += double{v[n.id * static_cast<size_t>(dim) + j]} * q[j];
+        EXPECT_NEAR(n.score, dot, 1e-4 * (1 + std::abs(dot)));
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace pulse::index

@@ -6,7 +6,9 @@
 
 #include "core/build_info.h"
 #include "evaluation/commands.h"
+#include "loadgen/bench.h"
 #include "main/commands.h"
+#include "rollout/commands.h"
 #include "tools/commands.h"
 #include "train/commands.h"
 
@@ -20,9 +22,13 @@ commands:
   gen      --users N --items M --events E --out DIR [--seed S]
   import   --data-dir DIR [--items FILE] [--events FILE] [--format jsonl|movielens]
   train    --data-dir DIR [--config FILE]
+  models   list [--data-dir DIR] [--json] | show VERSION [--json] | activate VERSION|latest [--unpin]
   eval     --train FILE --test FILE | --input FILE [--split 0.75 --seed S]
            [--format movielens|jsonl] [--k 10] [--models popular,itemknn,ease,als,pulse] [--tune] [--json]
   eval     --format movielens|jsonl FILE --protocol leave-last-out|temporal [--k 10,20] [--json]
+  bench    --target ADDR --rps R --duration S [--shape flat|diurnal|spike] [--proto grpc|http]
+           [--json] [--users N] [--zipf S] [--unknown-share F] [--n N] [--connections C]
+           [--timeout-ms T] [--seed S] [--find-max [--p99-ms B] [--step F] [--max-steps K]]
   version
 )";
 
@@ -40,7 +46,9 @@ int main(int argc, char** argv) {
   if (command == "gen") return pulse::tools::RunGenCommand(args);
   if (command == "import") return pulse::tools::RunImportCommand(args);
   if (command == "train") return pulse::train::RunTrainCommand(args);
+  if (command == "models") return pulse::rollout::RunModelsCommand(args);
   if (command == "eval") return pulse::evaluation::RunEvalCommand(args);
+  if (command == "bench") return pulse::loadgen::RunBenchCommand(args);
   if (command == "version" || command == "--version") {
     std::printf("pulse %s (%s build, git %s)\n", pulse::build_info::kVersion,
                 pulse::build_info::kBuildType, pulse::build_info::kGitRevision);

@@ -2,18 +2,24 @@
 
 #include <atomic>
 #include <cstdio>
+#include <memory>
+#include <set>
 #include <thread>
 
 #include "api/grpc_server.h"
 #include "api/http_server.h"
+#include "core/clock.h"
 #include "core/flags.h"
 #include "core/log.h"
 #include "ingest/kafka_source.h"
 #include "main/commands.h"
 #include "obs/metrics.h"
 #include "resilience/admission.h"
+#include "rollout/models_dir.h"
+#include "rollout/retrain_scheduler.h"
 #include "serving/engine.h"
 #include "store/data_dir.h"
+#include "train/commands.h"
 
 namespace pulse {
 
@@ -33,6 +39,63 @@ Result<Config> ConfigFromFlags(const std::vector<std::string>& args) {
   RETURN_IF_ERROR(ValidateConfig(config));
   return config;
 }
+
+namespace {
+
+// Periodic retraining (train.schedule) for the roles that process events; nullptr when off.
+std::unique_ptr<rollout::RetrainScheduler> StartRetrainScheduler(const Config& config,
+                                                                 store::DataDir* data_dir,
+                                                                 serving::Engine* engine) {
+  const RetrainScheduleConfig& schedule = config.train.schedule;
+  if (schedule.interval_s <= 0 || config.server.role == "api") return nullptr;
+  rollout::RetrainSchedulerOptions options;
+  options.interval_ms = schedule.interval_s * 1000;
+  options.min_new_events = static_cast<uint64_t>(schedule.min_new_events);
+  options.keep_versions = schedule.keep_versions;
+  options.nice = schedule.nice;
+  options.models_dir = data_dir->models_dir();
+  // New events count from the data of the newest bundle (when its manifest says).
+  if (std::vector<std::string> versions = rollout::ListModelVersions(options.models_dir);
+      !versions.empty()) {
+    auto text = rollout::ReadManifestJson(options.models_dir + "/" + versions.back());
+    if (text.ok()) {
+      if (auto summary = rollout::SummarizeManifest(*text); summary.ok()) {
+        options.baseline_seq = summary->last_seq;
+      }
+    }
+  }
+  options.event_count = [data_dir] { return data_dir->EventCount(); };
+  // The same code path as `pulse train`, on fewer threads: requests keep the other cores.
+  Config train_config = config;
+  train_config.train.threads = schedule.threads;
+  options.retrain =
+      [data_dir, train_config](const std::atomic<bool>& cancel) -> Result<rollout::RetrainResult> {
+    train::TrainRunOptions run_options;
+    run_options.cancel = &cancel;
+    ASSIGN_OR_RETURN(train::TrainRunSummary run,
+                     train::TrainAndWriteBundle(*data_dir, train_config, run_options));
+    return rollout::RetrainResult{run.version, run.last_event_seq};
+  };
+  // Swap in now rather than at the next poll (the watcher would find it too).
+  options.on_success = [engine](const std::string&) {
+    auto reloaded = engine->ReloadModelIfNewer();
+    if (!reloaded.ok()) LOG_WARN("serve", "reload after retrain: ", reloaded.status().ToString());
+  };
+  options.protected_versions = [engine] {
+    std::set<std::string> serving;
+    if (auto snapshot = engine->snapshot()) serving.insert(snapshot->model->version);
+    return serving;
+  };
+  auto scheduler = std::make_unique<rollout::RetrainScheduler>(
+      std::move(options), SystemClock::Get(), &obs::DefaultMetricsRegistry());
+  scheduler->Start();
+  LOG_INFO("serve", "retraining every ", schedule.interval_s, " s when at least ",
+           schedule.min_new_events, " new events arrived (", schedule.threads, " thread(s), nice ",
+           schedule.nice, ")");
+  return scheduler;
+}
+
+}  // namespace
 
 int RunServer(const Config& config, const StartedHook& on_started) {
   // Signals are taken synchronously by this thread only: block them before any thread (RocksDB's
@@ -122,6 +185,9 @@ int RunServer(const Config& config, const StartedHook& on_started) {
              config.kafka.group_id);
   }
 
+  std::unique_ptr<rollout::RetrainScheduler> retrain =
+      StartRetrainScheduler(config, data_dir->get(), engine->get());
+
   auto host = [](const std::string& addr) { return addr.substr(0, addr.rfind(':')); };
   const ServerInfo info{host(config.server.http_addr), http.port(), host(config.server.grpc_addr),
                         grpc.port()};
@@ -153,11 +219,18 @@ int RunServer(const Config& config, const StartedHook& on_started) {
   }
 
   stopping = true;
-  grpc.SetServing(false);  // load balancers stop sending first
+  // Drain: health flips first (load balancers stop sending), then both servers refuse new
+  // requests and finish the in-flight ones, in parallel so the drain takes one timeout, not two.
+  const Stopwatch drain;
+  grpc.SetServing(false);
+  http.SetDraining();
   if (hook_thread.joinable()) hook_thread.join();
+  std::thread http_stop([&http] { http.Stop(); });
   if (kafka) kafka->Stop();  // finishes its batch and commits its offsets
   grpc.Stop(config.server.drain_timeout_ms);
-  http.Stop();
+  http_stop.join();
+  LOG_INFO("serve", "drained in ", drain.ElapsedMicros() / 1000, " ms");
+  if (retrain) retrain->Stop();  // cancels a retrain in progress and waits for it
   (*engine)->StopModelWatcher();
   LOG_INFO("serve", "stopped");
   return 0;

@@ -674,4 +674,6 @@ std::vector<std::string> ListModelVersions(const std::string& models_dir) {
   return versions;
 }
 
+bool IsModelVersionName(std::string_view name) { return ParseVersionName(name).has_value(); }
+
 }  // namespace pulse::rollout

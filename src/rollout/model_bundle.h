@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/config.h"
@@ -87,5 +88,8 @@ Result<std::string> ReadManifestJson(const std::string& bundle_dir);
 // Versions present under `models_dir`, oldest first (empty when none or no directory): directories
 // named v + 6 digits that hold a manifest.json. Unverified (Load checks).
 std::vector<std::string> ListModelVersions(const std::string& models_dir);
+
+// Whether `name` is a version name ("v" + 6 digits).
+bool IsModelVersionName(std::string_view name);
 
 }  // namespace pulse::rollout

@@ -9,8 +9,9 @@
 #include "ingest/json_codec.h"
 #include "nlohmann/json.hpp"
 #include "quality/checks.h"
-#include "serving/guarded_feature_store.h"
+#include "rollout/models_dir.h"
 #include "serving/feature_log.h"
+#include "serving/guarded_feature_store.h"
 #include "store/embedded_feature_store.h"
 #include "store/redis_feature_store.h"
 #include "train/als.h"
@@ -287,6 +288,13 @@ Status Engine::ReplayIntoNearline() {
 
 void Engine::RenderMetrics(std::string* out) const {
   out->append(ingest_metrics_.RenderPrometheus());
+  obs::RenderHeader(out, "pulse_deadline_exceeded_total", "counter",
+                    "Recommend requests past their deadline: on arrival (no work done) or in the "
+                    "pipeline (no later stage started).");
+  StrAppend(*out, "pulse_deadline_exceeded_total{where=\"arrival\"} ",
+            deadline_expired_on_arrival_.load(std::memory_order_relaxed), "\n");
+  StrAppend(*out, "pulse_deadline_exceeded_total{where=\"pipeline\"} ",
+            deadline_exceeded_in_pipeline_.load(std::memory_order_relaxed), "\n");
   obs::RenderHeader(out, "pulse_feature_freshness_seconds", "histogram",
                     "Event time to feature visible, for live events.");
   freshness_seconds_.Render(out, "pulse_feature_freshness_seconds", "");
@@ -308,6 +316,7 @@ void Engine::RenderMetrics(std::string* out) const {
   for (const auto& [outcome, count] : outcomes) {
     StrAppend(*out, "pulse_nearline_events_total{outcome=\"", outcome, "\"} ", count, "\n");
   }
+  RenderModelMetrics(out);
 }
 
 void Engine::RenderFeatureStoreMetrics(std::string* out) const {
@@ -420,6 +429,10 @@ Result<bool> Engine::ReloadModelIfNewer() {
   std::vector<std::string> versions = rollout::ListModelVersions(data_dir_->models_dir());
   if (versions.empty()) return NotFoundError("no model bundle yet (run `pulse train`)");
   auto current = snapshot_.load();
+  // A pin (`pulse models activate`) overrides "newest wins", in both directions.
+  auto pinned = rollout::ReadPinnedVersion(data_dir_->models_dir());
+  if (!pinned.ok() || pinned->has_value()) return ReloadPinnedModelLocked(pinned, versions);
+  pin_problem_.clear();
   // Newest first; a bundle that fails verification is skipped in favour of the next older one.
   for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
     if (current && current->model->version >= *it) return false;
@@ -441,6 +454,54 @@ Result<bool> Engine::ReloadModelIfNewer() {
   }
   return current ? Result<bool>(false)
                  : Result<bool>(FailedPreconditionError("no loadable model bundle"));
+}
+
+Result<bool> Engine::ReloadPinnedModelLocked(const Result<std::optional<std::string>>& pinned,
+                                             const std::vector<std::string>& versions) {
+  auto current = snapshot_.load();
+  // A pin that cannot be honoured is logged once (not on every poll) and changes nothing.
+  auto keep_serving = [&](std::string problem) -> Result<bool> {
+    if (problem != pin_problem_) {
+      LOG_ERROR("serving", problem,
+                current ? StrCat("; still serving ", current->model->version)
+                        : std::string("; no model is served"));
+      pin_problem_ = std::move(problem);
+    }
+    if (current) return false;
+    return FailedPreconditionError(pin_problem_);
+  };
+  if (!pinned.ok()) return keep_serving(pinned.status().ToString());
+  const std::string& version = **pinned;
+  if (current && current->model->version == version) return false;
+  if (std::find(versions.begin(), versions.end(), version) == versions.end()) {
+    return keep_serving(StrCat("pinned model version ", version, " does not exist"));
+  }
+  if (refused_versions_.count(version)) {
+    return keep_serving(StrCat("pinned model version ", version, " was refused"));
+  }
+  auto model = rollout::LoadModelBundle(data_dir_->models_dir() + "/" + version, config_.index);
+  if (!model.ok()) {
+    refused_versions_.insert(version);
+    return keep_serving(
+        StrCat("refusing pinned model bundle ", version, ": ", model.status().ToString()));
+  }
+  pin_problem_.clear();
+  std::lock_guard<std::mutex> lock(catalog_mu_);
+  ASSIGN_OR_RETURN(auto snapshot, BuildSnapshot(std::move(model).value()));
+  snapshot_.store(snapshot);
+  quality::DefaultDataQuality().ResetReference();  // as for any swap: a new normal
+  LOG_INFO("serving", "serving pinned model ", version, " (", snapshot->model->items.size(),
+           " items, ", snapshot->model->users.size(), " users)",
+           current ? StrCat("; was ", current->model->version) : std::string());
+  return true;
+}
+
+void Engine::RenderModelMetrics(std::string* out) const {
+  obs::RenderHeader(out, "pulse_model_version_info", "gauge",
+                    "The model bundle version serving (one series, value 1).");
+  if (auto snapshot = snapshot_.load()) {
+    StrAppend(*out, "pulse_model_version_info{version=\"", snapshot->model->version, "\"} 1\n");
+  }
 }
 
 void Engine::StartModelWatcher() {
@@ -520,6 +581,10 @@ Result<RecommendResponse> Engine::ComputeRecommendation(const RecommendRequest& 
   recommend_computations_.fetch_add(1, std::memory_order_relaxed);
   if (compute_hook_for_test_) compute_hook_for_test_();
   RETURN_IF_ERROR(ValidateRecommendRequest(request));
+  if (request.deadline_us > 0 && start_us >= request.deadline_us) {
+    deadline_expired_on_arrival_.fetch_add(1, std::memory_order_relaxed);
+    return DeadlineExceededError("deadline passed before the request was served");
+  }
   std::shared_ptr<const ServingSnapshot> snapshot = snapshot_.load();
   if (!snapshot) return FailedPreconditionError("no model loaded yet (run `pulse train`)");
 
@@ -531,6 +596,7 @@ Result<RecommendResponse> Engine::ComputeRecommendation(const RecommendRequest& 
   context.n = request.n.value_or(config_.pipeline.default_n);
   context.now_ms = clock_.NowMillis();
   context.debug = request.debug;
+  context.deadline_us = request.deadline_us;
   {
     const int64_t user_start_us = SteadyMicros();
     if (Status prepared = PrepareUser(*snapshot, request, context); !prepared.ok()) {
@@ -558,6 +624,11 @@ Result<RecommendResponse> Engine::ComputeRecommendation(const RecommendRequest& 
   // Reused per thread: the candidate list is the largest per-request buffer.
   thread_local std::vector<Candidate> ranked;
   pipeline_->Run(context, ranked);
+  if (context.deadline_exceeded) {
+    deadline_exceeded_in_pipeline_.fetch_add(1, std::memory_order_relaxed);
+    return DeadlineExceededError(
+        StrCat("deadline exceeded after ", context.stages.size(), " pipeline stages"));
+  }
 
   RecommendResponse response;
   response.request_id = RandomHex(32);

@@ -83,7 +83,10 @@ class Engine final : public PulseService {
                                                 const Clock* clock = nullptr);
   ~Engine() override;
 
-  // Loads the newest bundle when it is newer than the serving one. Returns whether it swapped.
+  // Loads the newest bundle when it is newer than the serving one, or, while a version is pinned
+  // (<models_dir>/active, `pulse models activate`), the pinned one when it is not the serving
+  // one, older or not. A bundle failing verification is refused (logged, never retried) and
+  // the current one keeps serving. Returns whether it swapped.
   Result<bool> ReloadModelIfNewer();
   // Polls for newer bundles every config.server.model_poll_ms on a background thread.
   void StartModelWatcher();
@@ -182,6 +185,12 @@ class Engine final : public PulseService {
   // ReloadModelIfNewer behind the model-store breaker (the watcher's poll).
   Result<bool> ReloadModelGuarded();
 
+  // pulse_model_version_info{version} 1 for the serving snapshot only.
+  void RenderModelMetrics(std::string* out) const;
+  // ReloadModelIfNewer's branch when a pin exists (or the pin file is unreadable); caller holds
+  // reload_mu_.
+  Result<bool> ReloadPinnedModelLocked(const Result<std::optional<std::string>>& pinned,
+                                       const std::vector<std::string>& versions);
   // Fills the user-dependent inputs of the context (history, seen set, user vector).
   Status PrepareUser(const ServingSnapshot& snapshot, const RecommendRequest& request,
                      candidates::RecommendContext& context);
@@ -196,6 +205,8 @@ class Engine final : public PulseService {
   std::unique_ptr<store::FeatureStore> feature_store_;
   std::atomic<uint64_t> feature_store_fallbacks_{0};
   std::atomic<uint64_t> feature_store_apply_failures_{0};
+  std::atomic<uint64_t> deadline_expired_on_arrival_{0};  // pulse_deadline_exceeded_total
+  std::atomic<uint64_t> deadline_exceeded_in_pipeline_{0};
   std::atomic<uint64_t> feature_store_refill_reads_{0};  // answered from the embedded copy
   std::atomic<uint64_t> feature_store_own_reads_{0};     // read-your-writes from the embedded copy
   std::atomic<uint64_t> feature_store_backpressure_{0};  // publish calls refused for lag
@@ -205,7 +216,8 @@ class Engine final : public PulseService {
   std::mutex catalog_mu_;  // serializes catalog writes with snapshot swaps
   std::mutex reload_mu_;   // one reload at a time
   std::set<std::string>
-      refused_versions_;  // bundles that failed verification (guarded by reload_mu_)
+      refused_versions_;     // bundles that failed verification (guarded by reload_mu_)
+  std::string pin_problem_;  // the last pin problem logged (guarded by reload_mu_)
 
   std::mutex watcher_mu_;
   std::condition_variable watcher_cv_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "core/log.h"
 #include "quality/checks.h"
@@ -75,7 +76,27 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(const PipelineConfig& config)
         std::make_unique<rules::CapPerCategory>(config.max_per_category));
   }
   pipeline->selectors_.push_back(std::make_unique<rules::TruncateTopN>());
+  const PipelineConfig::FaultInjection& fault = config.fault_injection;
+  if (!fault.delay_source.empty() && fault.delay_ms > 0) {
+    auto it = std::find(pipeline->source_names_.begin(), pipeline->source_names_.end(),
+                        fault.delay_source);
+    if (it == pipeline->source_names_.end()) {
+      return InvalidArgumentError(StrCat("pipeline.fault_injection.delay_source: '",
+                                         fault.delay_source, "' is not a configured source"));
+    }
+    pipeline->fault_delay_source_ = static_cast<int>(it - pipeline->source_names_.begin());
+    pipeline->fault_delay_us_ = fault.delay_ms * 1000;
+    LOG_WARN("serving", "fault injection: source ", fault.delay_source, " delayed by ",
+             fault.delay_ms, " ms");
+  }
   return pipeline;
+}
+
+bool Pipeline::Expired(RecommendContext& context) {
+  if (context.deadline_us > 0 && SteadyMicros() >= context.deadline_us) {
+    context.deadline_exceeded = true;
+  }
+  return context.deadline_exceeded;
 }
 
 void Pipeline::Run(RecommendContext& context, std::vector<Candidate>& out) const {
@@ -83,12 +104,19 @@ void Pipeline::Run(RecommendContext& context, std::vector<Candidate>& out) const
   context.source_names = source_names_;
   for (size_t i = 0; i < sources_.size(); ++i) {
     const SourceStage& stage = sources_[i];
-    if (context.deadline_us > 0 && SteadyMicros() >= context.deadline_us) {
-      context.degraded = true;  // no source starts work after the deadline
-      continue;
-    }
+    if (Expired(context)) return;
     size_t before = out.size();
     int64_t start_us = SteadyMicros();
+    if (static_cast<int>(i) == fault_delay_source_) {
+      // A slow source that honours the deadline: it gives up when the deadline comes first.
+      int64_t until_us = start_us + fault_delay_us_;
+      if (context.deadline_us > 0) until_us = std::min(until_us, context.deadline_us);
+      std::this_thread::sleep_for(std::chrono::microseconds(until_us - start_us));
+      if (Expired(context)) {
+        context.stages.push_back({stage.source->name(), SteadyMicros() - start_us, 0});
+        return;
+      }
+    }
     Status status = stage.source->Fetch(context, stage.k, static_cast<uint8_t>(i), &out);
     if (!status.ok()) {
       context.degraded = true;
@@ -99,25 +127,30 @@ void Pipeline::Run(RecommendContext& context, std::vector<Candidate>& out) const
     context.stages.push_back(
         {stage.source->name(), SteadyMicros() - start_us, static_cast<int>(out.size() - before)});
   }
+  if (Expired(context)) return;
   {
     StageTimer timer(context, "merge", out);
     MergeDuplicates(out);
   }
   for (const auto& filter : filters_) {
+    if (Expired(context)) return;
     StageTimer timer(context, filter->name(), out);
     filter->Apply(context, out);
   }
+  if (Expired(context)) return;
   {
     StageTimer timer(context, hydrator_->name(), out);
     hydrator_->Hydrate(context, out);
     quality::CheckRankingFeatures(out);  // contracts: counted, invalid values → defaults
   }
+  if (Expired(context)) return;
   {
     StageTimer timer(context, scorer_->stage_name(context), out);
     scorer_->Score(context, out);
     quality::CheckScores(out);
   }
   for (const auto& selector : selectors_) {
+    if (Expired(context)) return;
     StageTimer timer(context, selector->name(), out);
     selector->Apply(context, out);
   }

@@ -5,8 +5,10 @@
 //   → filters (config order) → feature hydration → scorer → selectors
 //     (rank_by_score, cap_per_category when configured, truncate_top_n)
 //
-// A source that fails or starts after the deadline is skipped and the request is marked
-// degraded; later stages always run so a response is produced from whatever was gathered.
+// A source that fails is skipped and the request is marked degraded; later stages run so a
+// response is produced from whatever was gathered. Deadline (context.deadline_us): no stage
+// starts once it has passed — Run returns early with context.deadline_exceeded set, and the
+// caller answers DEADLINE_EXCEEDED (the client has given up; finishing would be wasted work).
 // Every stage appends a StageTrace (name, duration, candidates after it) to the context.
 // Thread-safety: Run is const and called concurrently; stages are immutable after Create.
 #pragma once
@@ -38,6 +40,8 @@ class Pipeline {
 
  private:
   Pipeline() = default;
+  // Whether the deadline has passed (and marks the context so).
+  static bool Expired(candidates::RecommendContext& context);
 
   struct SourceStage {
     std::unique_ptr<candidates::CandidateSource> source;
@@ -49,6 +53,8 @@ class Pipeline {
   std::unique_ptr<ranking::FeatureHydrator> hydrator_;
   std::unique_ptr<ranking::Scorer> scorer_;
   std::vector<std::unique_ptr<rules::Selector>> selectors_;
+  int fault_delay_source_ = -1;  // pipeline.fault_injection: source index, -1 = off
+  int64_t fault_delay_us_ = 0;
 };
 
 }  // namespace pulse::serving

@@ -35,6 +35,9 @@ struct RecommendRequest {
   std::vector<std::pair<std::string, std::string>> context;
   bool debug = false;
   std::string trace_id;  // from a W3C traceparent header, when present (32 hex chars)
+  // Steady-clock micros (candidates::SteadyNowMicros) after which the answer is useless; 0 =
+  // none. From the gRPC deadline, the x-pulse-deadline-ms header or server.default_deadline_ms.
+  int64_t deadline_us = 0;
 };
 
 struct RecommendedItem {

@@ -286,6 +286,9 @@ Result<AlsModel> TrainAls(const Interactions& data, const TrainConfig& config,
     }
     progress.elapsed_seconds = stopwatch.ElapsedSeconds();
     if (options.on_iteration) options.on_iteration(progress);
+    if (options.cancel != nullptr && options.cancel->load(std::memory_order_relaxed)) {
+      return CancelledError(StrCat("ALS training cancelled after iteration ", iteration));
+    }
   }
   return model;
 }

@@ -27,6 +27,7 @@
 // Failure: InvalidArgument for an unusable config. Empty input is not an error (zero rows).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <span>
@@ -57,6 +58,9 @@ struct AlsOptions {
   std::function<void(const AlsProgress&)> on_iteration;
   // Computes the objective after every iteration (costs about one extra half-step; for tests).
   bool compute_loss = false;
+  // When set and true after an iteration, training stops with Cancelled (a server shutting down
+  // does not wait for a whole scheduled retrain).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct AlsModel {

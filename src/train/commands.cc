@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -44,17 +45,143 @@ Result<Config> LoadConfig(const Flags& flags) {
   return config;
 }
 
-// "\r" progress line for interactive runs; nothing when stderr is a file or pipe.
-AlsOptions ProgressOptions(bool enabled) {
-  AlsOptions options;
-  if (!enabled) return options;
-  options.on_iteration = [](const AlsProgress& p) {
-    std::fprintf(stderr, "\rALS iteration %d/%d  %.1f s", p.iteration, p.iterations,
-                 p.elapsed_seconds);
-    if (p.iteration == p.iterations) std::fputc('\n', stderr);
+// "\r" progress lines for interactive runs; nothing when stderr is a file or pipe (or for a
+// scheduled retrain inside the server).
+class Progress {
+ public:
+  explicit Progress(bool enabled) : enabled_(enabled) {}
+  bool enabled() const { return enabled_; }
+  // Rewrites the current line.
+  void Update(const std::string& line) {
+    if (!enabled_) return;
+    std::fprintf(stderr, "\r%s\033[K", line.c_str());
     std::fflush(stderr);
+  }
+  // Rewrites the current line and ends it.
+  void Done(const std::string& line) {
+    if (!enabled_) return;
+    std::fprintf(stderr, "\r%s\033[K\n", line.c_str());
+    std::fflush(stderr);
+  }
+
+ private:
+  const bool enabled_;
+};
+
+// `value` with `digits` decimals, for progress lines.
+std::string Fixed(double value, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.*f", digits, value);
+  return buf;
+}
+
+constexpr uint64_t kProgressEveryEvents = (uint64_t{1} << 18) - 1;  // a mask: every 262,144
+
+AlsOptions AlsProgressOptions(Progress& progress, std::string label,
+                              const std::atomic<bool>* cancel) {
+  AlsOptions options;
+  options.cancel = cancel;
+  if (!progress.enabled()) return options;
+  options.on_iteration = [&progress, label = std::move(label)](const AlsProgress& p) {
+    const std::string line = StrCat(label, " iteration ", p.iteration, "/", p.iterations, "  ",
+                                    Fixed(p.elapsed_seconds, 1), " s");
+    if (p.iteration == p.iterations) {
+      progress.Done(line);
+    } else {
+      progress.Update(line);
+    }
   };
   return options;
+}
+
+// What the bundle's data covers, in log order.
+struct DataRange {
+  uint64_t events = 0;
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  int64_t first_ts_ms = 0;  // oldest / newest event time of every event read
+  int64_t last_ts_ms = 0;
+  void Add(uint64_t seq, int64_t ts_ms) {
+    if (events++ == 0) {
+      first_seq = seq;
+      first_ts_ms = last_ts_ms = ts_ms;
+    }
+    last_seq = seq;
+    first_ts_ms = std::min(first_ts_ms, ts_ms);
+    last_ts_ms = std::max(last_ts_ms, ts_ms);
+  }
+};
+
+nlohmann::json IndexParametersJson(const IndexConfig& c) {
+  return {{"type", c.type}, {"hnsw_m", c.hnsw_m}, {"hnsw_ef_construction", c.hnsw_ef_construction}};
+}
+
+// What serving computes from the bundle and from events (for a reader of the manifest and a
+// ranker trained against these features): vector spaces, and how events weigh.
+nlohmann::json FeatureSchemaJson(int dim) {
+  nlohmann::json weights = nlohmann::json::object();
+  for (EventType type :
+       {EventType::kView, EventType::kClick, EventType::kPurchase, EventType::kImpression}) {
+    weights[std::string(EventTypeName(type))] = InteractionWeight(type, 0);
+  }
+  weights["dwell"] = "1 + min(dwell_ms / 30000, 3)";
+  return {{"version", 1},
+          {"user_vector", {{"dim", dim}, {"space", "als"}, {"cold_start", "fold_in_recent"}}},
+          {"item_vector", {{"dim", dim}, {"space", "als"}, {"similarity", "inner_product"}}},
+          {"item_popularity", {{"half_life_ms", kPopularityHalfLifeMs}}},
+          {"interaction_weights", std::move(weights)}};
+}
+
+// The held-out check: leave-last-out over at most config.eval_users evaluated users (every
+// k-th, deterministic), ALS with the same config trained without their newest interaction,
+// scored against the popularity baseline. {"skipped": reason} when it cannot run.
+Result<nlohmann::json> HeldOutMetrics(const Interactions& data, const TrainConfig& config,
+                                      Progress& progress, const std::atomic<bool>* cancel) {
+  constexpr int kK = 10;
+  if (config.eval_users <= 0) return nlohmann::json{{"skipped", "train.eval_users is 0"}};
+  EvalSplit split = SplitForEval(data, Protocol::kLeaveLastOut);
+  if (split.test_users.empty()) {
+    return nlohmann::json{{"skipped", "no user has two interactions"}};
+  }
+  const size_t max_users = static_cast<size_t>(config.eval_users);
+  if (split.test_users.size() > max_users) {
+    const size_t stride = (split.test_users.size() + max_users - 1) / max_users;
+    size_t kept = 0;
+    split.test_pairs = 0;
+    for (size_t i = 0; i < split.test_users.size(); i += stride, ++kept) {
+      split.test_users[kept] = split.test_users[i];
+      split.test_items[kept] = std::move(split.test_items[i]);
+      split.test_pairs += split.test_items[kept].size();
+    }
+    split.test_users.resize(kept);
+    split.test_items.resize(kept);
+  }
+  auto model = TrainAls(split.train, config, AlsProgressOptions(progress, "held-out ALS", cancel));
+  if (!model.ok()) return WithContext(model.status(), "training the held-out model");
+  const int threads = config.threads;
+  const int ks[] = {kK};
+  FactorModel als(model->user_factors.data(), model->num_users, model->item_factors.data(),
+                  model->num_items, model->dim);
+  std::vector<MetricsAtK> als_metrics =
+      ComputeMetrics(split, RecommendForEval(split, als, kK, threads), ks);
+  PopularityModel popular(split.train);
+  std::vector<MetricsAtK> popular_metrics =
+      ComputeMetrics(split, RecommendForEval(split, popular, kK, threads), ks);
+  if (als_metrics.empty() || popular_metrics.empty()) {
+    return nlohmann::json{{"skipped", "no metrics"}};
+  }
+  const MetricsAtK& m = als_metrics[0];
+  progress.Done(StrCat("held-out check: Recall@10 ", Fixed(m.recall, 4), ", NDCG@10 ",
+                       Fixed(m.ndcg, 4), " over ", m.users, " users"));
+  return nlohmann::json{{"protocol", "leave-last-out"},
+                        {"k", kK},
+                        {"users", m.users},
+                        {"recall@10", m.recall},
+                        {"ndcg@10", m.ndcg},
+                        {"hit_rate@10", m.hit_rate},
+                        {"coverage@10", m.coverage},
+                        {"popular_recall@10", popular_metrics[0].recall},
+                        {"popular_ndcg@10", popular_metrics[0].ndcg}};
 }
 
 nlohmann::json TrainParametersJson(const TrainConfig& c) {
@@ -89,36 +216,80 @@ int RunTrainCommand(const std::vector<std::string>& args) {
   if (!data_dir.ok()) return Fail(command, WithContext(data_dir.status(), "opening data dir"));
   const double open_seconds = total.ElapsedSeconds();
 
+  TrainRunOptions options;
+  options.progress = isatty(STDERR_FILENO) == 1;
+  auto run = TrainAndWriteBundle(**data_dir, *config, options);
+  if (!run.ok()) return Fail(command, run.status());
+  run->open_seconds = open_seconds;
+
+  std::printf("model %s: %zu users, %zu items, %zu interactions from %llu events, dim %d\n",
+              run->version.c_str(), run->users, run->items, run->interactions,
+              static_cast<unsigned long long>(run->events), run->dim);
+  std::printf(
+      "  open %.2f s, read %.2f s, ALS %.2f s (%d iterations), index %.2f s (%s), "
+      "held-out check %.2f s, write %.2f s, total %.2f s\n",
+      run->open_seconds, run->read_seconds, run->als_seconds, config->train.iterations,
+      run->index_seconds, config->index.type.c_str(), run->eval_seconds, run->write_seconds,
+      total.ElapsedSeconds());
+  std::printf("  %s\n", run->ranker.c_str());
+  std::printf("  %s\n", run->dir.c_str());
+  return 0;
+}
+
+Result<TrainRunSummary> TrainAndWriteBundle(const store::DataDir& data_dir, const Config& config,
+                                            const TrainRunOptions& options) {
+  TrainRunSummary summary;
+  Progress progress(options.progress);
+  auto cancelled = [&] {
+    return options.cancel != nullptr && options.cancel->load(std::memory_order_relaxed);
+  };
+
   // One pass over the event log feeds both the matrix and the decayed popularity.
   Stopwatch read_time;
   InteractionsBuilder builder;
   DecayedPopularity popularity;
-  uint64_t events = 0;
-  Status read = (*data_dir)->ForEachEvent([&](const Event& event) {
-    ++events;
+  DataRange range;
+  Status read = data_dir.ForEachEventAfter(0, [&](uint64_t seq, const Event& event) {
+    range.Add(seq, event.ts_ms);
     if (auto added = builder.Add(event)) popularity.Add(added->item, added->weight, event.ts_ms);
+    if ((range.events & kProgressEveryEvents) == 0) {
+      progress.Update(StrCat("reading events: ", range.events));
+      if (cancelled()) return CancelledError("training cancelled while reading events");
+    }
     return OkStatus();
   });
-  if (!read.ok()) return Fail(command, WithContext(read, "reading events"));
+  if (!read.ok()) return WithContext(read, "reading events");
+  progress.Done(StrCat("read ", range.events, " events"));
+  const uint64_t events = range.events;
   const uint64_t engagement_events = builder.events_added();
   Interactions data = builder.Build();
-  const double read_seconds = read_time.ElapsedSeconds();
+  summary.read_seconds = read_time.ElapsedSeconds();
   if (data.nnz() == 0) {
-    return Fail(command, FailedPreconditionError(StrCat(
-                             "no engagement events in ", dir, " (", events,
-                             " events read; impressions do not count): nothing to train on")));
+    return FailedPreconditionError(StrCat("no engagement events in ", data_dir.path(), " (", events,
+                                          " events read; impressions do not count): nothing to "
+                                          "train on"));
   }
 
   Stopwatch als_time;
-  auto model = TrainAls(data, config->train, ProgressOptions(isatty(STDERR_FILENO) == 1));
-  if (!model.ok()) return Fail(command, WithContext(model.status(), "training ALS"));
-  const double als_seconds = als_time.ElapsedSeconds();
+  auto model = TrainAls(data, config.train, AlsProgressOptions(progress, "ALS", options.cancel));
+  if (!model.ok()) return WithContext(model.status(), "training ALS");
+  summary.als_seconds = als_time.ElapsedSeconds();
 
   Stopwatch index_time;
+  progress.Update(
+      StrCat("building the ", config.index.type, " index over ", model->num_items, " items"));
   auto index = index::AnnIndex::Build(model->item_factors.data(), model->num_items, model->dim,
-                                      config->index);
-  if (!index.ok()) return Fail(command, WithContext(index.status(), "building the ANN index"));
-  const double index_seconds = index_time.ElapsedSeconds();
+                                      config.index);
+  if (!index.ok()) return WithContext(index.status(), "building the ANN index");
+  summary.index_seconds = index_time.ElapsedSeconds();
+  progress.Done(StrCat("built the ", config.index.type, " index over ", model->num_items,
+                       " items in ", Fixed(summary.index_seconds, 2), " s"));
+  if (cancelled()) return CancelledError("training cancelled after building the index");
+
+  Stopwatch eval_time;
+  ASSIGN_OR_RETURN(nlohmann::json metrics,
+                   HeldOutMetrics(data, config.train, progress, options.cancel));
+  summary.eval_seconds = eval_time.ElapsedSeconds();
 
   rollout::ModelBundle bundle;
   bundle.created_at_ms = SystemClock::Get().NowMillis();
@@ -135,40 +306,51 @@ int RunTrainCommand(const std::vector<std::string>& args) {
   bundle.item_factors = std::move(model->item_factors);
   bundle.index = std::move(index).value();
   nlohmann::json extra = {
-      {"training", TrainParametersJson(config->train)},
+      {"training", TrainParametersJson(config.train)},
       {"counts",
        {{"events", events},
         {"engagement_events", engagement_events},
         {"users", n_users},
         {"items", n_items},
         {"interactions", nnz}}},
-      {"data", {{"min_event_ts_ms", min_ts}, {"max_event_ts_ms", max_ts}}},
+      {"data",
+       {{"min_event_ts_ms", min_ts},
+        {"max_event_ts_ms", max_ts},
+        {"first_event_ts_ms", range.first_ts_ms},
+        {"last_event_ts_ms", range.last_ts_ms},
+        {"event_count", events},
+        {"first_seq", range.first_seq},
+        {"last_seq", range.last_seq}}},
+      {"metrics", std::move(metrics)},
+      {"feature_schema", FeatureSchemaJson(bundle.dim)},
+      {"index", IndexParametersJson(config.index)},
       {"popularity_half_life_ms", kPopularityHalfLifeMs},
-      {"training_seconds", als_seconds},
+      {"training_seconds", summary.als_seconds},
   };
   // The learned ranker (train/ranker_training.h): trained when the served-feature log has enough
   // labelled rows; otherwise the bundle keeps the linear scorer.
-  const RankerOutcome ranker = TrainRankerFromDataDir(**data_dir, config->train);
+  const RankerOutcome ranker = TrainRankerFromDataDir(data_dir, config.train);
   if (ranker.trained) bundle.ranker_json = ranker.model_json;
   extra["ranker"] = ranker.ManifestJson();
   bundle.manifest_extra_json = extra.dump();
 
   Stopwatch write_time;
-  auto version = rollout::WriteModelBundle((*data_dir)->models_dir(), bundle);
-  if (!version.ok()) return Fail(command, WithContext(version.status(), "writing model bundle"));
-  const double write_seconds = write_time.ElapsedSeconds();
+  progress.Update("writing the bundle");
+  auto version = rollout::WriteModelBundle(data_dir.models_dir(), bundle);
+  if (!version.ok()) return WithContext(version.status(), "writing model bundle");
+  summary.write_seconds = write_time.ElapsedSeconds();
+  progress.Done(StrCat("wrote ", *version));
 
-  std::printf("model %s: %zu users, %zu items, %zu interactions from %llu events, dim %d\n",
-              version->c_str(), n_users, n_items, nnz, static_cast<unsigned long long>(events),
-              bundle.dim);
-  std::printf(
-      "  open %.2f s, read %.2f s, ALS %.2f s (%d iterations), index %.2f s (%s), "
-      "write %.2f s, total %.2f s\n",
-      open_seconds, read_seconds, als_seconds, config->train.iterations, index_seconds,
-      config->index.type.c_str(), write_seconds, total.ElapsedSeconds());
-  std::printf("  %s\n", ranker.Summary().c_str());
-  std::printf("  %s\n", bundle.dir.c_str());
-  return 0;
+  summary.version = *version;
+  summary.dir = bundle.dir;
+  summary.events = events;
+  summary.last_event_seq = range.last_seq;
+  summary.users = n_users;
+  summary.items = n_items;
+  summary.interactions = nnz;
+  summary.dim = bundle.dim;
+  summary.ranker = ranker.Summary();
+  return summary;
 }
 
 namespace {

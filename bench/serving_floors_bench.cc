@@ -1,0 +1,130 @@
+// The floors of one recommend request's server cost, measured on the served model itself, to
+// compare with the whole server's CPU per request (docs/BENCHMARKS.md, "Load generator"):
+//   BM_AnnQuery   one FAISS query with the `ann` source's k (300 + seen head-room) for a known
+//                 user's vector
+//   BM_Scoring    feature hydration + linear scoring of a typical merged candidate list
+// and, as a separate process to be loaded by `pulse bench` and read from /proc like the real
+// server, an empty gRPC unary call on the callback API:
+//   PULSE_MODEL_DIR=data/models/v000001 ./build/bench/serving_floors_bench
+//   ./build/bench/serving_floors_bench --empty_grpc_server=127.0.0.1:15052
+#include <benchmark/benchmark.h>
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <random>
+
+#include "candidates/context.h"
+#include "core/config.h"
+#include "pulse/v1/pulse.grpc.pb.h"
+#include "ranking/feature_hydrator.h"
+#include "ranking/scorer.h"
+#include "rollout/model_bundle.h"
+
+namespace pulse {
+namespace {
+
+constexpr int kAnnK = 330;           // pipeline default k 300 + typical seen head-room
+constexpr size_t kCandidates = 480;  // typical merged list (debug stages of the served model)
+
+const rollout::ModelBundle& Model() {
+  static std::shared_ptr<const rollout::ModelBundle> model = [] {
+    const char* dir = std::getenv("PULSE_MODEL_DIR");
+    if (dir == nullptr) {
+      std::fprintf(stderr, "set PULSE_MODEL_DIR to a model bundle directory\n");
+      std::exit(2);
+    }
+    auto loaded = rollout::LoadModelBundle(dir, IndexConfig{});
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "%s\n", loaded.status().ToString().c_str());
+      std::exit(1);
+    }
+    return *loaded;
+  }();
+  return *model;
+}
+
+void BM_AnnQuery(benchmark::State& state) {
+  const rollout::ModelBundle& model = Model();
+  std::vector<index::Neighbor> out;
+  uint64_t i = 0;
+  for (auto _ : state) {
+    const DenseId user = static_cast<DenseId>((i++ * 7919) % model.users.size());
+    if (!model.index->Search(model.UserVector(user), kAnnK, &out).ok()) {
+      state.SkipWithError("search failed");
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+}
+BENCHMARK(BM_AnnQuery);
+
+void BM_Scoring(benchmark::State& state) {
+  const rollout::ModelBundle& model = Model();
+  ranking::CoreFeatureHydrator hydrator;
+  auto scorer = ranking::LinearScorer::Create(PipelineConfig{}.scorer_weights).value();
+  std::vector<DenseId> popular(100);
+  for (size_t i = 0; i < popular.size(); ++i) popular[i] = static_cast<DenseId>(i);
+  candidates::RecommendContext context;
+  context.model = &model;
+  context.popular_items = popular;
+  context.vector_kind = candidates::UserVectorKind::kTrained;
+  context.user_vector.assign(model.UserVector(0), model.UserVector(0) + model.dim);
+  std::mt19937 rng(1);
+  std::vector<candidates::Candidate> base(kCandidates);
+  for (auto& c : base) c.item = static_cast<DenseId>(rng() % model.items.size());
+  std::vector<candidates::Candidate> work;
+  for (auto _ : state) {
+    work = base;
+    hydrator.Hydrate(context, work);
+    scorer->Score(context, work);
+    benchmark::DoNotOptimize(work.data());
+  }
+}
+BENCHMARK(BM_Scoring);
+
+// An empty Recommend: the gRPC callback API's own cost per unary call.
+class EmptyRecommender final : public v1::Recommender::CallbackService {
+  grpc::ServerUnaryReactor* Recommend(grpc::CallbackServerContext* context,
+                                      const v1::RecommendRequest*,
+                                      v1::RecommendResponse*) override {
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+};
+
+int RunEmptyServer(const std::string& address) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  EmptyRecommender service;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials());
+  builder.RegisterService(&service);
+  auto server = builder.BuildAndStart();
+  if (!server) return 1;
+  std::printf("empty gRPC server on %s (pid %d)\n", address.c_str(), getpid());
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&signals, &sig);
+  server->Shutdown();
+  return 0;
+}
+
+}  // namespace
+}  // namespace pulse
+
+int main(int argc, char** argv) {
+  constexpr char kFlag[] = "--empty_grpc_server=";
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], kFlag, sizeof(kFlag) - 1) == 0) {
+      return pulse::RunEmptyServer(argv[i] + sizeof(kFlag) - 1);
+    }
+  }
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  return 0;
+}

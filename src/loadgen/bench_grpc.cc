@@ -1,0 +1,137 @@
+// The gRPC driver of `pulse bench`: one sender thread starts calls at their scheduled times on
+// the callback API, round-robin over several channels (each its own TCP connection), and never
+// waits for answers; completions are recorded on gRPC's threads. Latency runs from the scheduled
+// time, so a sender that falls behind shows up as latency (no coordinated omission).
+#include <grpcpp/grpcpp.h>
+#include <sys/prctl.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "loadgen/bench.h"
+#include "pulse/v1/pulse.grpc.pb.h"
+
+namespace pulse::loadgen {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Calls in flight beyond this make the sender wait (still timing from the schedule), so a dead
+// server cannot make the generator allocate without bound.
+constexpr int64_t kMaxInFlight = 50'000;
+
+struct Shared {
+  ThreadHistograms latencies;
+  std::atomic<uint64_t> ok{0};
+  std::atomic<uint64_t> done{0};
+  std::atomic<int64_t> in_flight{0};
+  std::atomic<int64_t> last_done_ns{0};
+  std::mutex mu;
+  std::condition_variable idle;
+  std::map<std::string, uint64_t> errors;  // guarded by mu
+};
+
+struct Call {
+  grpc::ClientContext context;
+  v1::RecommendRequest request;
+  v1::RecommendResponse response;
+  Clock::time_point scheduled;
+};
+
+}  // namespace
+
+BenchResult RunGrpc(const BenchOptions& options, double rps, const ZipfSampler& users) {
+  const int channels = options.connections > 0 ? options.connections : 4;
+  const std::string target = options.host.find(':') != std::string::npos
+                                 ? StrCat("[", options.host, "]:", options.port)
+                                 : StrCat(options.host, ":", options.port);
+  std::vector<std::unique_ptr<v1::Recommender::Stub>> stubs;
+  for (int i = 0; i < channels; ++i) {
+    grpc::ChannelArguments args;
+    // Distinct arguments and a local pool: each channel gets its own connection instead of
+    // sharing one subchannel.
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetInt("pulse.bench_channel", i);
+    stubs.push_back(v1::Recommender::NewStub(
+        grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args)));
+  }
+
+  Shared shared;
+  UserPicker picker(&users, options.unknown_share, options.user_prefix, options.seed * 1000003);
+  Schedule schedule(options.shape, rps, options.duration_s);
+  const auto start = Clock::now() + std::chrono::milliseconds(20);
+  std::thread sender([&] {
+    prctl(PR_SET_TIMERSLACK, 1);  // wake at the scheduled time, not up to 50 µs later
+    std::string user;
+    int64_t offset_ns = 0;
+    size_t next_stub = 0;
+    while (schedule.Next(&offset_ns)) {
+      const auto scheduled = start + std::chrono::nanoseconds(offset_ns);
+      std::this_thread::sleep_until(scheduled);
+      while (shared.in_flight.load(std::memory_order_relaxed) >= kMaxInFlight) {
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+      auto* call = new Call;
+      call->scheduled = scheduled;
+      picker.Next(&user);
+      call->request.set_user_id(user);
+      call->request.set_n(options.n);
+      call->context.set_deadline(std::chrono::system_clock::now() +
+                                 std::chrono::milliseconds(options.timeout_ms));
+      shared.in_flight.fetch_add(1, std::memory_order_relaxed);
+      v1::Recommender::Stub& stub = *stubs[next_stub];
+      next_stub = (next_stub + 1) % stubs.size();
+      stub.async()->Recommend(
+          &call->context, &call->request, &call->response, [&shared, call](grpc::Status status) {
+            const auto done = Clock::now();
+            shared.latencies.Record(static_cast<uint64_t>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(done - call->scheduled)
+                    .count()));
+            const int64_t done_ns = done.time_since_epoch().count();
+            int64_t last = shared.last_done_ns.load(std::memory_order_relaxed);
+            while (done_ns > last && !shared.last_done_ns.compare_exchange_weak(last, done_ns)) {
+            }
+            if (status.ok()) {
+              shared.ok.fetch_add(1, std::memory_order_relaxed);
+            } else {
+              std::lock_guard<std::mutex> lock(shared.mu);
+              ++shared.errors[std::string(
+                  StatusCodeName(static_cast<StatusCode>(status.error_code())))];
+            }
+            delete call;
+            shared.done.fetch_add(1, std::memory_order_relaxed);
+            // Under the lock: once the waiter sees zero it destroys `shared`.
+            std::lock_guard<std::mutex> lock(shared.mu);
+            if (shared.in_flight.fetch_sub(1) == 1) shared.idle.notify_all();
+          });
+    }
+  });
+  sender.join();
+  {
+    // Every call ends by its deadline, so this wait is bounded.
+    std::unique_lock<std::mutex> lock(shared.mu);
+    shared.idle.wait(lock, [&] { return shared.in_flight.load() == 0; });
+  }
+
+  BenchResult result;
+  result.ok = shared.ok.load();
+  result.requests = shared.done.load();
+  {
+    std::lock_guard<std::mutex> lock(shared.mu);
+    result.errors = shared.errors;
+  }
+  result.latency_ns = shared.latencies.Merged();
+  const auto last = Clock::time_point(Clock::duration(shared.last_done_ns.load()));
+  result.elapsed_s =
+      std::max(std::chrono::duration<double>(last - start).count(), options.duration_s);
+  result.offered_rps =
+      static_cast<double>(ScheduledRequests(options.shape, rps, options.duration_s)) /
+      options.duration_s;
+  result.achieved_rps = static_cast<double>(result.ok) / result.elapsed_s;
+  return result;
+}
+
+}  // namespace pulse::loadgen
