@@ -8,7 +8,8 @@
 // splits on), so that on CPUs with AVX-512 sixteen rows walk a tree at once: a tree's node values
 // are picked per lane with register permutes (levels 1-5 and the leaves), the feature values with
 // one gather per level. CPUs with AVX2 but not AVX-512 walk eight rows at once the same way
-// (node values by 8-entry register permutes for levels 1-4, gathers for level 5 and the leaves).
+// (nodes and leaves picked by 8-entry register permutes, feature values by blending candidate
+// columns at levels 1-2 and by gathers below).
 // Trees deeper than 6 (and CPUs with neither) take a scalar path over the same semantics. The
 // path is picked at run time (avx512f, then avx2, then scalar) with __builtin_cpu_supports. Why not
 // QuickScorer: with ~100 trees of 64 leaves a row visits about half of all split nodes in
