@@ -34,6 +34,43 @@ bool CpuHasAvx512() {
   return has;
 }
 
+bool CpuHasAvx2() {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+}
+
+// One level of an 8-row AVX2 walk given each lane's feature value `x`, the node's threshold `t`
+// and packed offset `o`: the same rule as GoesRight, lane-wise. `right` is all-ones per lane, so
+// 2p + right == 2p - mask.
+__attribute__((target("avx2"), always_inline)) inline __m256i Avx2Descend(__m256i p, __m256 x,
+                                                                          __m256 t, __m256i o) {
+  const __m256 ge = _mm256_cmp_ps(x, t, _CMP_GE_OQ);
+  const __m256 nlt = _mm256_cmp_ps(x, t, _CMP_NLT_UQ);
+  const __m256 default_right = _mm256_castsi256_ps(_mm256_srai_epi32(o, 31));
+  const __m256i right = _mm256_castps_si256(_mm256_or_ps(ge, _mm256_and_ps(nlt, default_right)));
+  return _mm256_sub_epi32(_mm256_add_epi32(p, p), right);
+}
+
+// Per-lane pick from a 16-entry table held as two 8-lane halves, by `index` (0..15): two
+// register permutes and a blend on bit 3, cheaper than a gather.
+__attribute__((target("avx2"), always_inline)) inline __m256 Avx2Pick16(__m256 lo, __m256 hi,
+                                                                        __m256i index) {
+  const __m256 upper = _mm256_castsi256_ps(_mm256_slli_epi32(index, 28));
+  return _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, index), _mm256_permutevar8x32_ps(hi, index),
+                          upper);
+}
+
+// As Avx2Descend, picking the feature value with a gather and the node from 16-entry tables.
+__attribute__((target("avx2"), always_inline)) inline __m256i Avx2Step16(
+    __m256i p, __m256i slot, __m256i lanes, const float* xt, __m256 thr_lo, __m256 thr_hi,
+    __m256 off_lo, __m256 off_hi) {
+  const __m256 t = Avx2Pick16(thr_lo, thr_hi, slot);
+  const __m256i o = _mm256_castps_si256(Avx2Pick16(off_lo, off_hi, slot));
+  const __m256i index = _mm256_add_epi32(
+      _mm256_and_si256(o, _mm256_set1_epi32(static_cast<int>(kOffsetMask))), lanes);
+  return Avx2Descend(p, _mm256_i32gather_ps(xt, index, 4), t, o);
+}
+
 // One level of a 16-row walk given each lane's feature value `x`: compare, descend.
 __attribute__((target("avx512f"), always_inline)) inline __m512i SimdDescend(__m512i p, __m512 x,
                                                                              __m512 t, __m512i o) {
@@ -144,7 +181,34 @@ Result<CompiledEnsemble> CompiledEnsemble::Compile(const Ensemble& ensemble) {
   return out;
 }
 
-bool CompiledEnsemble::uses_simd() const { return !simd_disabled_ && CpuHasAvx512(); }
+bool CompiledEnsemble::CpuSupports(Path path) {
+  switch (path) {
+    case Path::kAvx512:
+      return CpuHasAvx512();
+    case Path::kAvx2:
+      return CpuHasAvx2();
+    case Path::kScalar:
+      return true;
+  }
+  return false;
+}
+
+CompiledEnsemble::Path CompiledEnsemble::path() const {
+  if (path_forced_) return forced_path_;
+  if (simd_disabled_) return Path::kScalar;
+  if (CpuHasAvx512()) return Path::kAvx512;
+  if (CpuHasAvx2()) return Path::kAvx2;
+  return Path::kScalar;
+}
+
+bool CompiledEnsemble::ForcePathForTest(Path path) {
+  if (!CpuSupports(path)) return false;
+  path_forced_ = true;
+  forced_path_ = path;
+  return true;
+}
+
+bool CompiledEnsemble::uses_simd() const { return path() == Path::kAvx512; }
 
 void CompiledEnsemble::ShallowTreeScalar(const ShallowTree& tree, const float* xt,
                                          float* acc) const {
@@ -261,6 +325,112 @@ __attribute__((target("avx512f"))) void CompiledEnsemble::ShallowTreeSimd(const 
   }
 }
 
+__attribute__((target("avx2"))) void CompiledEnsemble::ShallowTreeAvx2(const ShallowTree& tree,
+                                                                       const float* xt, float* acc,
+                                                                       size_t rows) const {
+  // Only the chunks of 8 that hold a block's rows: a partial last block (200 rows = 3 blocks and
+  // 8 rows) skips the padding rows' work.
+  constexpr int kChunks = kBlockRows / 8;
+  const int chunks = static_cast<int>((rows + 7) / 8);
+  // Levels 0-3 (slots 0..15) and level 4 (16..31) as 8-lane halves for Avx2Pick16; offsets are
+  // carried in float registers only to be permuted, never computed on as floats.
+  const __m256 thr_top_lo = _mm256_load_ps(tree.threshold);
+  const __m256 thr_top_hi = _mm256_load_ps(tree.threshold + 8);
+  const __m256 thr_l4_lo = _mm256_load_ps(tree.threshold + 16);
+  const __m256 thr_l4_hi = _mm256_load_ps(tree.threshold + 24);
+  const float* off = reinterpret_cast<const float*>(tree.offset);
+  const __m256 off_top_lo = _mm256_load_ps(off);
+  const __m256 off_top_hi = _mm256_load_ps(off + 8);
+  const __m256 off_l4_lo = _mm256_load_ps(off + 16);
+  const __m256 off_l4_hi = _mm256_load_ps(off + 24);
+  const __m256i one = _mm256_set1_epi32(1);
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i offset_mask = _mm256_set1_epi32(static_cast<int>(kOffsetMask));
+
+  // Level 0 is the same node for every row: a contiguous load of the feature's column.
+  const __m256 t0 = _mm256_set1_ps(tree.threshold[0]);
+  const __m256i o0 = _mm256_set1_epi32(static_cast<int>(tree.offset[0]));
+  const float* col0 = xt + (tree.offset[0] & kOffsetMask);
+  __m256i p[kChunks] = {};  // zeroed: only the first `chunks` are used
+#pragma GCC unroll 8
+  for (int c = 0; c < chunks; ++c) {
+    p[c] = Avx2Descend(_mm256_setzero_si256(), _mm256_loadu_ps(col0 + c * 8), t0, o0);
+  }
+  // Level 1 has 2 candidate nodes: load both feature columns (contiguous) and blend per lane.
+  const float* col1 = xt + (tree.offset[1] & kOffsetMask);
+  const float* col2 = xt + (tree.offset[2] & kOffsetMask);
+#pragma GCC unroll 8
+  for (int c = 0; c < chunks; ++c) {
+    const __m256 bit0 = _mm256_castsi256_ps(_mm256_slli_epi32(p[c], 31));
+    const __m256 x =
+        _mm256_blendv_ps(_mm256_loadu_ps(col1 + c * 8), _mm256_loadu_ps(col2 + c * 8), bit0);
+    const __m256i slot = _mm256_add_epi32(p[c], one);
+    p[c] = Avx2Descend(p[c], x, Avx2Pick16(thr_top_lo, thr_top_hi, slot),
+                       _mm256_castps_si256(Avx2Pick16(off_top_lo, off_top_hi, slot)));
+  }
+  // Level 2 has 4 candidate nodes: four column loads and three blends beat a gather.
+  const float* col3 = xt + (tree.offset[3] & kOffsetMask);
+  const float* col4 = xt + (tree.offset[4] & kOffsetMask);
+  const float* col5 = xt + (tree.offset[5] & kOffsetMask);
+  const float* col6 = xt + (tree.offset[6] & kOffsetMask);
+  const __m256i three = _mm256_set1_epi32(3);
+#pragma GCC unroll 8
+  for (int c = 0; c < chunks; ++c) {
+    const __m256 bit0 = _mm256_castsi256_ps(_mm256_slli_epi32(p[c], 31));
+    const __m256 bit1 = _mm256_castsi256_ps(_mm256_slli_epi32(p[c], 30));
+    const __m256 lo =
+        _mm256_blendv_ps(_mm256_loadu_ps(col3 + c * 8), _mm256_loadu_ps(col4 + c * 8), bit0);
+    const __m256 hi =
+        _mm256_blendv_ps(_mm256_loadu_ps(col5 + c * 8), _mm256_loadu_ps(col6 + c * 8), bit0);
+    const __m256i slot = _mm256_add_epi32(p[c], three);
+    p[c] =
+        Avx2Descend(p[c], _mm256_blendv_ps(lo, hi, bit1), Avx2Pick16(thr_top_lo, thr_top_hi, slot),
+                    _mm256_castps_si256(Avx2Pick16(off_top_lo, off_top_hi, slot)));
+  }
+  // Level 3: gather the feature value; the node comes from the level 0-3 table.
+  const __m256i seven = _mm256_set1_epi32(7);
+#pragma GCC unroll 8
+  for (int c = 0; c < chunks; ++c) {
+    const __m256i lanes = _mm256_add_epi32(iota, _mm256_set1_epi32(c * 8));
+    p[c] = Avx2Step16(p[c], _mm256_add_epi32(p[c], seven), lanes, xt, thr_top_lo, thr_top_hi,
+                      off_top_lo, off_top_hi);
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < chunks; ++c) {
+    const __m256i lanes = _mm256_add_epi32(iota, _mm256_set1_epi32(c * 8));
+    p[c] = Avx2Step16(p[c], p[c], lanes, xt, thr_l4_lo, thr_l4_hi, off_l4_lo, off_l4_hi);
+  }
+  // Level 5 (32 nodes) and the leaves (64): 16-entry picks, blended on bits 4 and 5.
+  __m256 thr_l5[4], off_l5[4], leaf[8];
+  for (int k = 0; k < 4; ++k) {
+    thr_l5[k] = _mm256_load_ps(tree.threshold + 32 + 8 * k);
+    off_l5[k] = _mm256_load_ps(off + 32 + 8 * k);
+  }
+  for (int k = 0; k < 8; ++k) leaf[k] = _mm256_load_ps(tree.leaf + 8 * k);
+#pragma GCC unroll 8
+  for (int c = 0; c < chunks; ++c) {
+    const __m256i lanes = _mm256_add_epi32(iota, _mm256_set1_epi32(c * 8));
+    const __m256 bit4 = _mm256_castsi256_ps(_mm256_slli_epi32(p[c], 27));
+    const __m256 t = _mm256_blendv_ps(Avx2Pick16(thr_l5[0], thr_l5[1], p[c]),
+                                      Avx2Pick16(thr_l5[2], thr_l5[3], p[c]), bit4);
+    const __m256i o = _mm256_castps_si256(_mm256_blendv_ps(
+        Avx2Pick16(off_l5[0], off_l5[1], p[c]), Avx2Pick16(off_l5[2], off_l5[3], p[c]), bit4));
+    const __m256i index = _mm256_add_epi32(_mm256_and_si256(o, offset_mask), lanes);
+    p[c] = Avx2Descend(p[c], _mm256_i32gather_ps(xt, index, 4), t, o);
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < chunks; ++c) {
+    const __m256 bit4 = _mm256_castsi256_ps(_mm256_slli_epi32(p[c], 27));
+    const __m256 bit5 = _mm256_castsi256_ps(_mm256_slli_epi32(p[c], 26));
+    const __m256 lo = _mm256_blendv_ps(Avx2Pick16(leaf[0], leaf[1], p[c]),
+                                       Avx2Pick16(leaf[2], leaf[3], p[c]), bit4);
+    const __m256 hi = _mm256_blendv_ps(Avx2Pick16(leaf[4], leaf[5], p[c]),
+                                       Avx2Pick16(leaf[6], leaf[7], p[c]), bit4);
+    const __m256 value = _mm256_blendv_ps(lo, hi, bit5);
+    _mm256_store_ps(acc + c * 8, _mm256_add_ps(_mm256_load_ps(acc + c * 8), value));
+  }
+}
+
 void CompiledEnsemble::DeepTree(uint32_t root, const float* xt, float* acc) const {
   const DeepNode* nodes = deep_nodes_.data() + root;
   for (size_t r = 0; r < kBlockRows; ++r) {
@@ -273,15 +443,24 @@ void CompiledEnsemble::DeepTree(uint32_t root, const float* xt, float* acc) cons
   }
 }
 
-void CompiledEnsemble::PredictBlock(const float* xt, float* acc) const {
-  const bool simd = uses_simd();
+void CompiledEnsemble::PredictBlock(const float* xt, float* acc, size_t rows) const {
+  const Path shallow_path = path();
   for (const TreeRef& ref : order_) {
     if (ref.deep) {
       DeepTree(deep_roots_[ref.index], xt, acc);
-    } else if (simd) {
-      ShallowTreeSimd(shallow_[ref.index], xt, acc);
-    } else {
-      ShallowTreeScalar(shallow_[ref.index], xt, acc);
+      continue;
+    }
+    const ShallowTree& tree = shallow_[ref.index];
+    switch (shallow_path) {
+      case Path::kAvx512:
+        ShallowTreeSimd(tree, xt, acc);
+        break;
+      case Path::kAvx2:
+        ShallowTreeAvx2(tree, xt, acc, rows);
+        break;
+      case Path::kScalar:
+        ShallowTreeScalar(tree, xt, acc);
+        break;
     }
   }
 }
@@ -321,7 +500,7 @@ Status CompiledEnsemble::PredictMargin(std::span<const float> rows, size_t n, si
       }
     }
     std::fill(acc, acc + kBlockRows, base_margin_);
-    PredictBlock(xt, acc);
+    PredictBlock(xt, acc, count);
     std::copy(acc, acc + count, out.data() + start);
   }
   return OkStatus();

@@ -7,14 +7,18 @@
 // branch. Rows are scored in blocks of 64, transposed feature-major (only the features the model
 // splits on), so that on CPUs with AVX-512 sixteen rows walk a tree at once: a tree's node values
 // are picked per lane with register permutes (levels 1-5 and the leaves), the feature values with
-// one gather per level. Trees deeper than 6 (and CPUs without AVX-512) take a scalar path over
-// the same semantics. Why not QuickScorer: with ~100 trees of 64 leaves a row visits about half
-// of all split nodes in QuickScorer (thousands per row) against 6 steps per tree here; QuickScorer
-// wins for thousands of trees, not for this model size.
+// one gather per level. CPUs with AVX2 but not AVX-512 walk eight rows at once the same way
+// (nodes and leaves picked by 8-entry register permutes, feature values by blending candidate
+// columns at levels 1-2 and by gathers below).
+// Trees deeper than 6 (and CPUs with neither) take a scalar path over the same semantics. The
+// path is picked at run time (avx512f, then avx2, then scalar) with __builtin_cpu_supports. Why not
+// QuickScorer: with ~100 trees of 64 leaves a row visits about half of all split nodes in
+// QuickScorer (thousands per row) against 6 steps per tree here; QuickScorer wins for thousands of
+// trees, not for this model size.
 //
 // Semantics: XGBoost's, exactly (see ensemble.h): `x < threshold` goes left, NaN follows
 // default_left, leaves are summed in float in tree order onto base_margin, so results equal
-// ReferenceMargin bit for bit on either path.
+// ReferenceMargin bit for bit on every path.
 // Thread-safety: immutable after Compile; Predict* is const and may run concurrently (its scratch
 // space is thread-local). Failure: InvalidArgument for mis-shaped input; never crashes on it.
 #pragma once
@@ -54,6 +58,17 @@ class CompiledEnsemble {
   // Forces the scalar path (tests compare both paths; the benchmark reports both).
   void DisableSimdForTest() { simd_disabled_ = true; }
 
+  // The code paths for depth-<=6 trees, fastest last.
+  enum class Path { kScalar, kAvx2, kAvx512 };
+  // Whether this CPU can run `path` (kScalar: always).
+  static bool CpuSupports(Path path);
+  // The path Predict* takes: the forced one, else the fastest the CPU supports (scalar after
+  // DisableSimdForTest).
+  Path path() const;
+  // Forces `path` so tests can compare every path and the benchmark can time each. Returns false
+  // (and changes nothing) when the CPU cannot run it.
+  bool ForcePathForTest(Path path);
+
  private:
   // One complete depth-6 tree. Slots: 0..14 levels 0-3 in heap order (15 unused), 16..31 level 4,
   // 32..63 level 5. off = compact_feature * kBlockRows | (default_right << 31).
@@ -73,9 +88,11 @@ class CompiledEnsemble {
     uint32_t index;  // into shallow_ or deep_roots_
   };
 
-  void PredictBlock(const float* xt, float* acc) const;
+  // `rows` (1..kBlockRows) of the block are real; the rest is zero padding.
+  void PredictBlock(const float* xt, float* acc, size_t rows) const;
   void ShallowTreeScalar(const ShallowTree& tree, const float* xt, float* acc) const;
   void ShallowTreeSimd(const ShallowTree& tree, const float* xt, float* acc) const;
+  void ShallowTreeAvx2(const ShallowTree& tree, const float* xt, float* acc, size_t rows) const;
   void DeepTree(uint32_t root, const float* xt, float* acc) const;
 
   uint32_t num_features_ = 0;
@@ -86,6 +103,8 @@ class CompiledEnsemble {
   std::vector<DeepNode> deep_nodes_;
   std::vector<uint32_t> deep_roots_;
   bool simd_disabled_ = false;
+  bool path_forced_ = false;
+  Path forced_path_ = Path::kScalar;
 };
 
 }  // namespace pulse::gbdt

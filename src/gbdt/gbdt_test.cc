@@ -2,6 +2,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/strings.h"
@@ -71,8 +72,19 @@ Trained Train(const Dataset& d, const TrainParams& params) {
   return {std::move(booster).value(), std::move(ensemble).value(), std::move(compiled).value()};
 }
 
-// Every row: XGBoost's margin and probability against the compiled evaluator's (SIMD and scalar
-// paths) to 1e-5; the two paths and the reference walk agree exactly.
+// Every path this CPU can run (scalar, AVX2, AVX-512), with the path's name for messages.
+std::vector<std::pair<CompiledEnsemble::Path, const char*>> SupportedPaths() {
+  std::vector<std::pair<CompiledEnsemble::Path, const char*>> paths;
+  for (auto [path, name] : {std::pair{CompiledEnsemble::Path::kScalar, "scalar"},
+                            std::pair{CompiledEnsemble::Path::kAvx2, "avx2"},
+                            std::pair{CompiledEnsemble::Path::kAvx512, "avx512"}}) {
+    if (CompiledEnsemble::CpuSupports(path)) paths.emplace_back(path, name);
+  }
+  return paths;
+}
+
+// Every row: XGBoost's margin and probability against the compiled evaluator's (default path and
+// every path the CPU supports) to 1e-5; every path and the reference walk agree exactly.
 void ExpectParity(Trained& t, const Dataset& test) {
   auto xgb_margin = t.booster.Predict(test.matrix(), /*output_margin=*/true);
   auto xgb_prob = t.booster.Predict(test.matrix(), /*output_margin=*/false);
@@ -89,6 +101,42 @@ void ExpectParity(Trained& t, const Dataset& test) {
     ASSERT_NEAR(prob[r], (*xgb_prob)[r], 1e-5) << "row " << r;
     ASSERT_EQ(margin[r], scalar[r]) << "row " << r;
     ASSERT_EQ(margin[r], ReferenceMargin(t.ensemble, &test.x[r * test.cols])) << "row " << r;
+  }
+  for (auto [path, name] : SupportedPaths()) {
+    CompiledEnsemble forced = t.compiled;
+    ASSERT_TRUE(forced.ForcePathForTest(path)) << name;
+    ASSERT_EQ(forced.path(), path) << name;
+    std::vector<float> got(test.rows), got_prob(test.rows);
+    ASSERT_THAT(forced.PredictMargin(test.x, test.rows, test.cols, got), IsOk());
+    ASSERT_THAT(forced.PredictProbability(test.x, test.rows, test.cols, got_prob), IsOk());
+    for (size_t r = 0; r < test.rows; ++r) {
+      ASSERT_EQ(got[r], scalar[r]) << name << " row " << r;
+      ASSERT_EQ(got_prob[r], prob[r]) << name << " row " << r;
+      ASSERT_NEAR(got[r], (*xgb_margin)[r], 1e-5) << name << " row " << r;
+    }
+  }
+}
+
+TEST(GbdtEvaluatorTest, PathDispatchPrefersAvx512ThenAvx2ThenScalar) {
+  const Dataset train = Synthetic(300, 4, 0.1, 21);
+  TrainParams params;
+  params.trees = 2;
+  params.max_depth = 3;
+  Trained t = Train(train, params);
+  using Path = CompiledEnsemble::Path;
+  EXPECT_TRUE(CompiledEnsemble::CpuSupports(Path::kScalar));
+  const Path best = CompiledEnsemble::CpuSupports(Path::kAvx512) ? Path::kAvx512
+                    : CompiledEnsemble::CpuSupports(Path::kAvx2) ? Path::kAvx2
+                                                                 : Path::kScalar;
+  EXPECT_EQ(t.compiled.path(), best);
+  EXPECT_EQ(t.compiled.uses_simd(), best == Path::kAvx512);
+  CompiledEnsemble disabled = t.compiled;
+  disabled.DisableSimdForTest();
+  EXPECT_EQ(disabled.path(), Path::kScalar);
+  for (Path path : {Path::kScalar, Path::kAvx2, Path::kAvx512}) {
+    CompiledEnsemble forced = t.compiled;
+    EXPECT_EQ(forced.ForcePathForTest(path), CompiledEnsemble::CpuSupports(path));
+    EXPECT_EQ(forced.path(), CompiledEnsemble::CpuSupports(path) ? path : best);
   }
 }
 
@@ -256,6 +304,13 @@ void ExpectMargins(const std::string& json, size_t cols, const std::vector<float
   for (size_t r = 0; r < n; ++r) {
     EXPECT_NEAR(got[r], want[r], 1e-6) << "row " << r;
     EXPECT_NEAR((*xgb)[r], want[r], 1e-6) << "row " << r;
+  }
+  for (auto [path, name] : SupportedPaths()) {
+    CompiledEnsemble forced = *compiled;
+    ASSERT_TRUE(forced.ForcePathForTest(path)) << name;
+    std::vector<float> on_path(n);
+    ASSERT_THAT(forced.PredictMargin(rows, n, cols, on_path), IsOk());
+    for (size_t r = 0; r < n; ++r) EXPECT_EQ(on_path[r], got[r]) << name << " row " << r;
   }
 }
 

@@ -52,5 +52,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Require((std::isnan(want) && std::isnan(simd[r])) || want == simd[r]);
     Require((std::isnan(want) && std::isnan(scalar[r])) || want == scalar[r]);
   }
+  // The AVX2 path too, when this CPU has it (the default above is AVX-512 where available).
+  using Path = pulse::gbdt::CompiledEnsemble::Path;
+  if (compiled->ForcePathForTest(Path::kAvx2)) {
+    std::vector<float> avx2(n);
+    Require(compiled->PredictMargin(rows, n, cols, avx2).ok());
+    for (size_t r = 0; r < n; ++r) {
+      Require((std::isnan(scalar[r]) && std::isnan(avx2[r])) || scalar[r] == avx2[r]);
+    }
+  }
   return 0;
 }
