@@ -41,7 +41,9 @@ class DrainTest : public ::testing::Test {
     auto server = ServerProcess::Start(
         {"serve", "--config", config, "--data-dir", dir_->Sub("data")}, &error);
     EXPECT_NE(server, nullptr) << error;
-    if (server) EXPECT_TRUE(WaitReady(server->http_port())) << server->Output();
+    if (server) {
+      EXPECT_TRUE(WaitReady(server->http_port())) << server->Output();
+    }
     return server;
   }
 
