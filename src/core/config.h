@@ -79,7 +79,7 @@ struct PipelineConfig {
   int max_per_category = 0;  // 0 = no cap
   int default_n = 10;
   int max_n = 200;
-  int fold_in_items = 50;  // recent items folded into the online user vector
+  int fold_in_items = 200;  // recent items folded into the online user vector
   // Fraction (0..1) of recommend requests whose served items and feature vectors are logged to
   // the data dir for ranker training (store/served_log.h). 0 = none.
   double feature_log_sample = 0.0;
