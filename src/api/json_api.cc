@@ -8,6 +8,7 @@
 #include <exception>
 #include <new>
 
+#include "core/json_nesting.h"
 #include "ingest/json_codec.h"
 #include "nlohmann/json.hpp"
 
@@ -23,48 +24,12 @@ std::string Dump(const Json& value) {
   return value.dump(-1, ' ', false, nlohmann::detail::error_handler_t::replace);
 }
 
-// One linear scan over the raw text, so hostile nesting never reaches the DOM builder (whose
-// memory grows with depth) nor any recursive code.
-Status CheckJsonDepth(std::string_view text) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        in_string = true;
-        break;
-      case '[':
-      case '{':
-        if (++depth > kMaxJsonDepth) {
-          return InvalidArgumentError(
-              StrCat("request body is nested deeper than ", kMaxJsonDepth, " levels"));
-        }
-        break;
-      case ']':
-      case '}':
-        --depth;
-        break;
-      default:
-        break;
-    }
-  }
-  return OkStatus();
-}
-
 Status ParseJson(std::string_view body, json* out) {
   if (Trim(body).empty()) return InvalidArgumentError("request body is empty");
-  RETURN_IF_ERROR(CheckJsonDepth(body));
+  if (JsonNestsDeeperThan(body, kMaxJsonDepth)) {
+    return InvalidArgumentError(
+        StrCat("request body is nested deeper than ", kMaxJsonDepth, " levels"));
+  }
   try {
     *out = json::parse(body.begin(), body.end());
   } catch (const json::parse_error& e) {

@@ -18,6 +18,7 @@
 #include "ingest/file_readers.h"
 #include "nlohmann/json.hpp"
 #include "train/commands.h"
+#include "train/eval.h"
 
 namespace pulse::evaluation {
 namespace {
@@ -68,20 +69,6 @@ Result<std::vector<Event>> ReadEvents(const Flags& flags, const std::string& pat
     return InvalidArgumentError(StrCat(path, " holds no events (", bad_lines, " malformed lines)"));
   }
   return events;
-}
-
-Result<std::vector<int>> ParseKs(const std::string& text) {
-  std::set<int> ks;
-  for (std::string_view piece : Split(text, ',')) {
-    int64_t k = 0;
-    if (!ParseInt64(Trim(piece), &k) || k < 1 || k > 10000) {
-      return InvalidArgumentError(
-          StrCat("--k: expected comma-separated integers in 1..10000, got '", text, "'"));
-    }
-    ks.insert(static_cast<int>(k));
-  }
-  if (ks.empty()) return InvalidArgumentError("--k is empty");
-  return std::vector<int>(ks.begin(), ks.end());
 }
 
 Result<std::vector<std::string>> ParseModels(const std::string& text) {
@@ -183,7 +170,7 @@ int RunHoldout(const std::vector<std::string>& args) {
     auto format = ingest::ParseFileFormat(flags->GetString("format"));
     if (!format.ok()) return ExitWithError(kCommand, format.status());
   }
-  auto ks = ParseKs(flags->GetString("k", "10"));
+  auto ks = train::ParseCutoffs(flags->GetString("k", "10"));
   if (!ks.ok()) return ExitWithError(kCommand, ks.status());
   auto models = ParseModels(flags->GetString("models", "popular,itemknn,als,pulse"));
   if (!models.ok()) return ExitWithError(kCommand, models.status());

@@ -9,15 +9,11 @@
 
 #include "core/clock.h"
 #include "core/strings.h"
-#include "index/ann_index.h"
-#include "nlohmann/json.hpp"
-#include "rollout/model_bundle.h"
 #include "serving/engine.h"
 #include "store/data_dir.h"
-#include "train/als.h"
+#include "train/commands.h"
 #include "train/interactions.h"
 #include "train/parallel.h"
-#include "train/popularity.h"
 
 namespace pulse::evaluation {
 namespace {
@@ -57,43 +53,6 @@ class ScratchDir {
   explicit ScratchDir(std::string path) : path_(std::move(path)) {}
   std::string path_;
 };
-
-// What `pulse train` does to a data dir (train/commands.cc), without its output: ALS, decayed
-// popularity, the ANN index and the manifest's training parameters (which serving's fold-in
-// reads back).
-Status TrainBundle(const store::DataDir& dir, const Config& config) {
-  train::InteractionsBuilder builder;
-  train::DecayedPopularity popularity;
-  RETURN_IF_ERROR(dir.ForEachEvent([&](const Event& event) {
-    if (auto added = builder.Add(event)) popularity.Add(added->item, added->weight, event.ts_ms);
-    return OkStatus();
-  }));
-  train::Interactions data = builder.Build();
-  ASSIGN_OR_RETURN(train::AlsModel model, train::TrainAls(data, config.train));
-  ASSIGN_OR_RETURN(auto index, index::AnnIndex::Build(model.item_factors.data(), model.num_items,
-                                                      model.dim, config.index));
-  rollout::ModelBundle bundle;
-  bundle.dim = model.dim;
-  bundle.item_popularity = popularity.Finish(data.num_items());
-  bundle.users = data.TakeUsers();
-  bundle.items = data.TakeItems();
-  bundle.user_factors = std::move(model.user_factors);
-  bundle.item_factors = std::move(model.item_factors);
-  bundle.index = std::move(index);
-  const TrainConfig& c = config.train;
-  nlohmann::json extra = {{"training",
-                           {{"algorithm", "ials"},
-                            {"factors", c.factors},
-                            {"iterations", c.iterations},
-                            {"regularization", c.regularization},
-                            {"alpha", c.alpha},
-                            {"solver", c.solver},
-                            {"cg_steps", c.cg_steps},
-                            {"seed", c.seed}}},
-                          {"source", "pulse eval"}};
-  bundle.manifest_extra_json = extra.dump();
-  return rollout::WriteModelBundle(dir.models_dir(), bundle).status();
-}
 
 }  // namespace
 
@@ -138,7 +97,12 @@ Result<std::vector<std::vector<DenseId>>> RecommendWithPipeline(const HoldoutDat
     }
     RETURN_IF_ERROR(dir->AppendEvents(batch, /*sync=*/false).status());
   }
-  RETURN_IF_ERROR(WithContext(TrainBundle(*dir, config), "training the pulse model"));
+  // Exactly what `pulse train` writes, minus its held-out check (this is the evaluation).
+  Config train_config = config;
+  train_config.train.eval_users = 0;
+  RETURN_IF_ERROR(
+      WithContext(train::TrainAndWriteBundle(*dir, train_config, train::TrainRunOptions{}).status(),
+                  "training the pulse model"));
   if (times != nullptr) times->train_seconds = train_time.ElapsedSeconds();
 
   Stopwatch eval_time;

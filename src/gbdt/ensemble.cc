@@ -4,6 +4,7 @@
 #include <exception>
 #include <utility>
 
+#include "core/json_nesting.h"
 #include "core/strings.h"
 #include "nlohmann/json.hpp"
 
@@ -15,35 +16,6 @@ using nlohmann::json;
 // XGBoost's model nests 6 levels deep; a hostile file nested far deeper is rejected before
 // nlohmann builds it (bounding the work and the recursion its destructor and accessors do).
 constexpr int kMaxJsonNesting = 32;
-
-Status CheckNesting(std::string_view text) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxJsonNesting) {
-        return InvalidArgumentError(
-            StrCat("model JSON nests deeper than ", kMaxJsonNesting, " levels"));
-      }
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return OkStatus();
-}
 
 Result<const json*> Field(const json& object, std::string_view key, std::string_view where) {
   if (!object.is_object()) return InvalidArgumentError(StrCat(where, " is not a JSON object"));
@@ -275,7 +247,10 @@ Result<Ensemble> ParseXgboostJson(std::string_view text) {
     return InvalidArgumentError(
         StrCat("model JSON is ", text.size(), " bytes (limit ", kMaxModelBytes, ")"));
   }
-  RETURN_IF_ERROR(CheckNesting(text));
+  if (JsonNestsDeeperThan(text, kMaxJsonNesting)) {
+    return InvalidArgumentError(
+        StrCat("model JSON nests deeper than ", kMaxJsonNesting, " levels"));
+  }
   json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded()) return InvalidArgumentError("model is not valid JSON");
   try {

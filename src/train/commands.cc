@@ -353,23 +353,6 @@ Result<TrainRunSummary> TrainAndWriteBundle(const store::DataDir& data_dir, cons
   return summary;
 }
 
-namespace {
-
-Result<std::vector<int>> ParseKs(const std::string& text) {
-  std::set<int> ks;
-  for (std::string_view piece : Split(text, ',')) {
-    int64_t k = 0;
-    if (!ParseInt64(Trim(piece), &k) || k < 1 || k > 10000) {
-      return InvalidArgumentError(
-          StrCat("--k: expected comma-separated integers in 1..10000, got '", text, "'"));
-    }
-    ks.insert(static_cast<int>(k));
-  }
-  return std::vector<int>(ks.begin(), ks.end());
-}
-
-}  // namespace
-
 int RunEvalCommand(const std::vector<std::string>& args) {
   const std::string command = "eval";
   auto flags = Flags::Parse(args, {"format", "protocol", "k", "config"}, {"json"});
@@ -397,7 +380,7 @@ int RunEvalCommand(const std::vector<std::string>& args) {
   }
   auto protocol = ParseProtocol(*protocol_name);
   if (!protocol.ok()) return ExitWithError(command, protocol.status());
-  auto ks = ParseKs(flags->GetString("k", "10,20"));
+  auto ks = ParseCutoffs(flags->GetString("k", "10,20"));
   if (!ks.ok()) return ExitWithError(command, ks.status());
   auto config = LoadConfig(*flags);
   if (!config.ok()) return ExitWithError(command, config.status());

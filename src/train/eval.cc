@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
 #include <unordered_set>
 
 #include "core/clock.h"
+#include "core/strings.h"
 #include "train/als.h"
 #include "train/parallel.h"
 
@@ -62,6 +64,20 @@ void TopK(const float* scores, size_t n, std::span<const DenseId> excluded,
 }
 
 }  // namespace
+
+Result<std::vector<int>> ParseCutoffs(std::string_view text) {
+  std::set<int> ks;
+  for (std::string_view piece : Split(text, ',')) {
+    int64_t k = 0;
+    if (!ParseInt64(Trim(piece), &k) || k < 1 || k > 10000) {
+      return InvalidArgumentError(
+          StrCat("--k: expected comma-separated integers in 1..10000, got '", text, "'"));
+    }
+    ks.insert(static_cast<int>(k));
+  }
+  if (ks.empty()) return InvalidArgumentError("--k is empty");
+  return std::vector<int>(ks.begin(), ks.end());
+}
 
 Result<Protocol> ParseProtocol(std::string_view name) {
   if (name == "leave-last-out") return Protocol::kLeaveLastOut;

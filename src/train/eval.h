@@ -38,6 +38,10 @@ enum class Protocol { kLeaveLastOut, kTemporal };
 
 // "leave-last-out" | "temporal"; InvalidArgument naming the accepted values otherwise.
 Result<Protocol> ParseProtocol(std::string_view name);
+
+// The --k flag of the eval commands: comma-separated cutoffs in 1..10000, returned ascending and
+// distinct; InvalidArgument naming the flag otherwise (or when empty).
+Result<std::vector<int>> ParseCutoffs(std::string_view text);
 std::string_view ProtocolName(Protocol protocol);
 
 struct EvalSplit {

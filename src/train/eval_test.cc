@@ -439,5 +439,16 @@ TEST(RecommendForEvalTest, TopKEqualsAFullSortWithTiesByIdAscending) {
   }
 }
 
+TEST(CutoffsTest, Parse) {
+  auto ks = ParseCutoffs("20, 10,10");
+  ASSERT_TRUE(ks.ok()) << ks.status().ToString();
+  EXPECT_EQ(*ks, (std::vector<int>{10, 20}));
+  EXPECT_FALSE(ParseCutoffs("").ok());
+  EXPECT_FALSE(ParseCutoffs("0").ok());
+  EXPECT_FALSE(ParseCutoffs("10001").ok());
+  EXPECT_FALSE(ParseCutoffs("10,x").ok());
+  EXPECT_FALSE(ParseCutoffs("10,").ok());
+}
+
 }  // namespace
 }  // namespace pulse::train
