@@ -12,33 +12,17 @@
 #include "index/ann_index.h"
 #include "serving/engine.h"
 #include "serving/guarded_feature_store.h"
+#include "serving/test_bundles.h"
 #include "testing/test_util.h"
 
 namespace pulse::serving {
 namespace {
 
+using ::pulse::serving::test_bundles::TwoClusterBundle;
+
 using ::pulse::testing::FakeClock;
 using ::pulse::testing::IsOk;
 using ::pulse::testing::StatusIs;
-
-// Items i0..i9 along the first axis, i10..i19 along the second; popularity favours i10..i19.
-rollout::ModelBundle MakeBundle(int dim = 4) {
-  rollout::ModelBundle bundle;
-  bundle.dim = dim;
-  for (int i = 0; i < 20; ++i) {
-    bundle.items.Intern(StrCat("i", i));
-    for (int d = 0; d < dim; ++d) {
-      float value = (d == (i < 10 ? 0 : 1)) ? 1.0f : 0.0f;
-      value += 0.01f * static_cast<float>((i * 7 + d) % 5);
-      bundle.item_factors.push_back(value);
-    }
-    bundle.item_popularity.push_back(i < 10 ? 1.0f + i : 100.0f + i);
-  }
-  IndexConfig index_config;
-  index_config.type = "flat";
-  bundle.index = index::AnnIndex::Build(bundle.item_factors.data(), 20, dim, index_config).value();
-  return bundle;
-}
 
 class EngineCacheTest : public ::testing::Test {
  protected:
@@ -49,7 +33,7 @@ class EngineCacheTest : public ::testing::Test {
     config_.cache.ttl_ms = 1000;
     config_.cache.jitter = 0.2;
     data_dir_ = store::DataDir::Open(config_.data_dir, config_.store, clock_).value();
-    rollout::ModelBundle bundle = MakeBundle();
+    rollout::ModelBundle bundle = TwoClusterBundle();
     ASSERT_THAT(rollout::WriteModelBundle(data_dir_->models_dir(), bundle), IsOk());
   }
 

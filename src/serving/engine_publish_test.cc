@@ -8,10 +8,13 @@
 #include "gtest/gtest.h"
 #include "index/ann_index.h"
 #include "serving/engine.h"
+#include "serving/test_bundles.h"
 #include "testing/test_util.h"
 
 namespace pulse::serving {
 namespace {
+
+using ::pulse::serving::test_bundles::TwoClusterBundle;
 
 using ::pulse::testing::FakeClock;
 using ::pulse::testing::IsOk;
@@ -21,26 +24,6 @@ using ::testing::HasSubstr;
 using ::testing::Pair;
 
 constexpr int64_t kNowMs = 1'767'000'000'000;
-
-// Items i0..i9 lie along the first axis (cluster A), i10..i19 along the second (cluster B);
-// popularity favours cluster B, so a cluster-A result can only come from the user's own events.
-rollout::ModelBundle MakeBundle(int dim = 4) {
-  rollout::ModelBundle bundle;
-  bundle.dim = dim;
-  for (int i = 0; i < 20; ++i) {
-    bundle.items.Intern(StrCat("i", i));
-    for (int d = 0; d < dim; ++d) {
-      float value = (d == (i < 10 ? 0 : 1)) ? 1.0f : 0.0f;
-      value += 0.01f * static_cast<float>((i * 7 + d) % 5);
-      bundle.item_factors.push_back(value);
-    }
-    bundle.item_popularity.push_back(i < 10 ? 1.0f + i : 100.0f + i);
-  }
-  IndexConfig index_config;
-  index_config.type = "flat";
-  bundle.index = index::AnnIndex::Build(bundle.item_factors.data(), 20, dim, index_config).value();
-  return bundle;
-}
 
 EventInput Input(std::string user, std::string item, std::string event_id = "",
                  int64_t ts_ms = kNowMs, EventType type = EventType::kClick) {
@@ -74,7 +57,7 @@ class EnginePublishTest : public ::testing::Test {
 
   std::unique_ptr<Engine> MakeEngine(bool with_model = true) {
     if (with_model) {
-      rollout::ModelBundle bundle = MakeBundle();
+      rollout::ModelBundle bundle = TwoClusterBundle();
       EXPECT_THAT(rollout::WriteModelBundle(data_dir_->models_dir(), bundle), IsOk());
     }
     return Engine::Create(config_, data_dir_.get(), &clock_).value();

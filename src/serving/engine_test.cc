@@ -9,35 +9,16 @@
 #include "core/strings.h"
 #include "gtest/gtest.h"
 #include "index/ann_index.h"
+#include "serving/test_bundles.h"
 #include "testing/test_util.h"
 
 namespace pulse::serving {
 namespace {
 
+using ::pulse::serving::test_bundles::TwoClusterBundle;
+
 using ::pulse::testing::IsOk;
 using ::pulse::testing::StatusIs;
-
-// Items i0..i9 in cluster A (first axis), i10..i19 in cluster B (second axis); popularity
-// favours cluster B so "popular" and "personal" disagree for a cluster-A user.
-rollout::ModelBundle MakeBundle(int dim = 4) {
-  rollout::ModelBundle bundle;
-  bundle.dim = dim;
-  for (int i = 0; i < 20; ++i) {
-    bundle.items.Intern(StrCat("i", i));
-    for (int d = 0; d < dim; ++d) {
-      float value = (d == (i < 10 ? 0 : 1)) ? 1.0f : 0.0f;
-      value += 0.01f * static_cast<float>((i * 7 + d) % 5);
-      bundle.item_factors.push_back(value);
-    }
-    bundle.item_popularity.push_back(i < 10 ? 1.0f + i : 100.0f + i);
-  }
-  bundle.users.Intern("trained-only");
-  for (int d = 0; d < dim; ++d) bundle.user_factors.push_back(d == 1 ? 1.0f : 0.0f);
-  IndexConfig index_config;
-  index_config.type = "flat";
-  bundle.index = index::AnnIndex::Build(bundle.item_factors.data(), 20, dim, index_config).value();
-  return bundle;
-}
 
 class EngineTest : public ::testing::Test {
  protected:
@@ -59,7 +40,7 @@ class EngineTest : public ::testing::Test {
   }
 
   void WriteBundle() {
-    rollout::ModelBundle bundle = MakeBundle();
+    rollout::ModelBundle bundle = TwoClusterBundle(4, /*trained_user=*/true);
     ASSERT_THAT(rollout::WriteModelBundle(data_dir_->models_dir(), bundle), IsOk());
   }
 
