@@ -44,11 +44,13 @@ Dataset Synthetic(size_t rows, size_t cols, double nan_rate, uint32_t seed) {
   for (size_t r = 0; r < rows; ++r) {
     float* row = &d.x[r * cols];
     for (size_t c = 0; c < cols; ++c) row[c] = normal(rng);
-    double z = 1.5 * row[0] - row[1] * row[2] + (row[3] > 0.5f ? 1.0 : -0.5) + 0.3 * row[4];
+    // Narrow datasets (cols < 6) simply lack the later terms.
+    auto at = [&](size_t c) { return c < cols ? row[c] : 0.0f; };
+    double z = 1.5 * at(0) - at(1) * at(2) + (at(3) > 0.5f ? 1.0 : -0.5) + 0.3 * at(4);
     for (size_t c = 0; c < cols; ++c) {
       if (uniform(rng) < nan_rate) row[c] = kNaN;
     }
-    if (std::isnan(row[5])) z += 1.0;  // missingness itself is informative
+    if (cols > 5 && std::isnan(row[5])) z += 1.0;  // missingness itself is informative
     d.y[r] = uniform(rng) < 1.0 / (1.0 + std::exp(-z)) ? 1.0f : 0.0f;
   }
   return d;

@@ -405,7 +405,9 @@ void UseFastDistance(faiss::IndexHNSW& hnsw) {
   auto fast = std::make_unique<FastFlatIP>(old->d);
   fast->codes = std::move(old->codes);
   fast->ntotal = old->ntotal;
-  fast->is_trained = old->is_trained;
+  // A flat store is always trained; the flag read from the file is not trusted (a flipped byte
+  // there is not even a valid bool).
+  fast->is_trained = true;
   if (hnsw.own_fields) delete old;
   hnsw.storage = fast.release();
   hnsw.own_fields = true;

@@ -403,7 +403,8 @@ TEST_F(DashboardTest, HeadlessChromiumRendersPlotsAndTheTryItBox) {
   ASSERT_EQ(image->width % kWidth, 0);
   const int scale = image->width / kWidth;  // device pixels per CSS pixel
   const std::string canvas_tag = dom.substr(dom.find("<canvas", dom.find("id=\"plot-rps\"")), 300);
-  std::vector<std::string_view> rect = Split(Attr(canvas_tag, "data-rect"), ',');
+  const std::string rect_text = Attr(canvas_tag, "data-rect");  // Split's views point into it
+  std::vector<std::string_view> rect = Split(rect_text, ',');
   ASSERT_EQ(rect.size(), 4u) << canvas_tag;
   int64_t x0 = 0, y0 = 0, w = 0, h = 0;
   ASSERT_TRUE(ParseInt64(rect[0], &x0) && ParseInt64(rect[1], &y0) && ParseInt64(rect[2], &w) &&
