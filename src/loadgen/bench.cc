@@ -102,6 +102,16 @@ Result<BenchOptions> ParseBenchFlags(const std::vector<std::string>& args) {
   return options;
 }
 
+void SetRates(const BenchOptions& options, double rps, std::chrono::steady_clock::time_point start,
+              std::chrono::steady_clock::time_point last_done, BenchResult* result) {
+  result->elapsed_s =
+      std::max(std::chrono::duration<double>(last_done - start).count(), options.duration_s);
+  result->offered_rps =
+      static_cast<double>(ScheduledRequests(options.shape, rps, options.duration_s)) /
+      options.duration_s;
+  result->achieved_rps = static_cast<double>(result->ok) / result->elapsed_s;
+}
+
 BenchResult RunBench(const BenchOptions& options, double rps, const ZipfSampler& users) {
   return options.proto == Proto::kHttp ? RunHttp(options, rps, users)
                                        : RunGrpc(options, rps, users);

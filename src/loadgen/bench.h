@@ -14,6 +14,7 @@
 // InvalidArgument (exit 2); an unreachable target is not an error but UNAVAILABLE counts.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -62,6 +63,12 @@ struct BenchResult {
   Histogram latency_ns;
   double elapsed_s = 0;
 };
+
+// Sets elapsed_s (the run's span from `start` to the last response, at least the scheduled
+// duration), offered_rps and achieved_rps from the counts already in `result`; shared by both
+// drivers so the two protocols report rates the same way.
+void SetRates(const BenchOptions& options, double rps, std::chrono::steady_clock::time_point start,
+              std::chrono::steady_clock::time_point last_done, BenchResult* result);
 
 // One run at `rps` for options.duration_s.
 BenchResult RunBench(const BenchOptions& options, double rps, const ZipfSampler& users);

@@ -125,12 +125,7 @@ BenchResult RunGrpc(const BenchOptions& options, double rps, const ZipfSampler& 
   }
   result.latency_ns = shared.latencies.Merged();
   const auto last = Clock::time_point(Clock::duration(shared.last_done_ns.load()));
-  result.elapsed_s =
-      std::max(std::chrono::duration<double>(last - start).count(), options.duration_s);
-  result.offered_rps =
-      static_cast<double>(ScheduledRequests(options.shape, rps, options.duration_s)) /
-      options.duration_s;
-  result.achieved_rps = static_cast<double>(result.ok) / result.elapsed_s;
+  SetRates(options, rps, start, last, &result);
   return result;
 }
 

@@ -100,12 +100,7 @@ BenchResult RunHttp(const BenchOptions& options, double rps, const ZipfSampler& 
     if (lane.done > 0) last = std::max(last, lane.last_done);
   }
   result.latency_ns = latencies.Merged();
-  result.elapsed_s =
-      std::max(std::chrono::duration<double>(last - start).count(), options.duration_s);
-  result.offered_rps =
-      static_cast<double>(ScheduledRequests(options.shape, rps, options.duration_s)) /
-      options.duration_s;
-  result.achieved_rps = static_cast<double>(result.ok) / result.elapsed_s;
+  SetRates(options, rps, start, last, &result);
   return result;
 }
 
