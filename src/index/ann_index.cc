@@ -7,7 +7,6 @@
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/io.h>
 #include <faiss/index_io.h>
-#include <immintrin.h>
 #include <omp.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,6 +22,8 @@
 #include <new>
 #include <string_view>
 #include <utility>
+
+#include "core/vector_math.h"
 
 namespace pulse::index {
 namespace {
@@ -323,53 +324,10 @@ class StdioWriter final : public faiss::IOWriter {
 // Debian's FAISS is built for the x86-64 baseline, and its HNSW distance computer ends up in the
 // scalar fvec_inner_product_ref: one serial chain of 64 multiply-adds per visited node, 47% of
 // the whole server's CPU in a recommend profile (docs/BENCHMARKS.md). HNSW storage is replaced
-// by FastFlatIP, whose distance computer uses AVX2+FMA when the CPU has them (checked once at
-// start-up) and four independent accumulators otherwise. The stored vectors and the file format
+// by FastFlatIP, whose distance computer is core/vector_math.h's Dot (AVX2+FMA when the CPU has
+// them). The stored vectors and the file format
 // are unchanged (FastFlatIP is an IndexFlatIP, written as one); only float summation order
 // differs from FAISS's, as it would between FAISS builds.
-
-__attribute__((target("avx2,fma"))) float DotAvx2(const float* a, const float* b, size_t d) {
-  __m256 acc0 = _mm256_setzero_ps();
-  __m256 acc1 = _mm256_setzero_ps();
-  size_t i = 0;
-  for (; i + 16 <= d; i += 16) {
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
-  }
-  if (i + 8 <= d) {
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-    i += 8;
-  }
-  const __m256 acc = _mm256_add_ps(acc0, acc1);
-  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-  sum = _mm_hadd_ps(sum, sum);
-  sum = _mm_hadd_ps(sum, sum);
-  float result = _mm_cvtss_f32(sum);
-  for (; i < d; ++i) result += a[i] * b[i];
-  return result;
-}
-
-float DotPortable(const float* a, const float* b, size_t d) {
-  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  size_t i = 0;
-  for (; i + 4 <= d; i += 4) {
-    s0 += a[i] * b[i];
-    s1 += a[i + 1] * b[i + 1];
-    s2 += a[i + 2] * b[i + 2];
-    s3 += a[i + 3] * b[i + 3];
-  }
-  for (; i < d; ++i) s0 += a[i] * b[i];
-  return (s0 + s1) + (s2 + s3);
-}
-
-using DotFunction = float (*)(const float*, const float*, size_t);
-
-DotFunction SelectDot() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? DotAvx2 : DotPortable;
-}
-
-const DotFunction kDot = SelectDot();
 
 class FastIpDistance final : public faiss::FlatCodesDistanceComputer {
  public:
@@ -379,10 +337,10 @@ class FastIpDistance final : public faiss::FlatCodesDistanceComputer {
         base_(reinterpret_cast<const float*>(storage.codes.data())) {}
   void set_query(const float* x) override { query_ = x; }
   float distance_to_code(const uint8_t* code) override {
-    return kDot(query_, reinterpret_cast<const float*>(code), dim_);
+    return Dot(query_, reinterpret_cast<const float*>(code), dim_);
   }
   float symmetric_dis(idx_t i, idx_t j) override {
-    return kDot(base_ + static_cast<size_t>(i) * dim_, base_ + static_cast<size_t>(j) * dim_, dim_);
+    return Dot(base_ + static_cast<size_t>(i) * dim_, base_ + static_cast<size_t>(j) * dim_, dim_);
   }
 
  private:

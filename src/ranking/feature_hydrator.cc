@@ -2,16 +2,12 @@
 
 #include <cmath>
 
+#include "core/vector_math.h"
+
 namespace pulse::ranking {
 namespace {
 constexpr double kFreshnessScaleMs = 30.0 * 24 * 3600 * 1000;
 }  // namespace
-
-float Dot(const float* a, const float* b, int dim) {
-  float sum = 0;
-  for (int i = 0; i < dim; ++i) sum += a[i] * b[i];
-  return sum;
-}
 
 void CoreFeatureHydrator::Hydrate(const candidates::RecommendContext& context,
                                   std::span<candidates::Candidate> candidates) const {
@@ -24,8 +20,8 @@ void CoreFeatureHydrator::Hydrate(const candidates::RecommendContext& context,
   const float popularity_norm = max_popularity > 0 ? 1.0f / std::log1p(max_popularity) : 0.0f;
   for (candidates::Candidate& candidate : candidates) {
     if (context.has_user_vector()) {
-      candidate.similarity =
-          Dot(context.user_vector.data(), model->ItemVector(candidate.item), model->dim);
+      candidate.similarity = Dot(context.user_vector.data(), model->ItemVector(candidate.item),
+                                 static_cast<size_t>(model->dim));
     }
     float popularity = model->item_popularity[candidate.item];
     candidate.popularity = popularity > 0 ? std::log1p(popularity) * popularity_norm : 0.0f;

@@ -32,7 +32,4 @@ class CoreFeatureHydrator final : public FeatureHydrator {
                std::span<candidates::Candidate> candidates) const override;
 };
 
-// Inner product of two `dim`-float vectors.
-float Dot(const float* a, const float* b, int dim);
-
 }  // namespace pulse::ranking
