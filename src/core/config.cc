@@ -197,11 +197,17 @@ Status ParseTrain(const YAML::Node& node, TrainConfig* c) {
 
 Status ParseIndex(const YAML::Node& node, IndexConfig* c) {
   const std::string p = "index";
-  RETURN_IF_ERROR(CheckKeys(node, p, {"type", "hnsw_m", "hnsw_ef_construction", "hnsw_ef_search"}));
+  RETURN_IF_ERROR(CheckKeys(node, p,
+                            {"type", "hnsw_m", "hnsw_ef_construction", "hnsw_ef_search",
+                             "ivf_nlist", "ivf_nprobe", "ivf_target_recall", "ivf_recall_k"}));
   RETURN_IF_ERROR(ReadString(node, p, "type", &c->type));
   RETURN_IF_ERROR(ReadInt(node, p, "hnsw_m", &c->hnsw_m));
   RETURN_IF_ERROR(ReadInt(node, p, "hnsw_ef_construction", &c->hnsw_ef_construction));
   RETURN_IF_ERROR(ReadInt(node, p, "hnsw_ef_search", &c->hnsw_ef_search));
+  RETURN_IF_ERROR(ReadInt(node, p, "ivf_nlist", &c->ivf_nlist));
+  RETURN_IF_ERROR(ReadInt(node, p, "ivf_nprobe", &c->ivf_nprobe));
+  RETURN_IF_ERROR(ReadDouble(node, p, "ivf_target_recall", &c->ivf_target_recall));
+  RETURN_IF_ERROR(ReadInt(node, p, "ivf_recall_k", &c->ivf_recall_k));
   return OkStatus();
 }
 
@@ -393,8 +399,16 @@ Status ValidateConfig(const Config& c) {
   if (c.train.schedule.keep_versions < 0) {
     return bad("train.schedule.keep_versions: must be >= 0");
   }
-  if (c.index.type != "hnsw" && c.index.type != "flat") {
-    return bad("index.type: expected hnsw or flat");
+  if (c.index.type != "ivf" && c.index.type != "hnsw" && c.index.type != "flat") {
+    return bad("index.type: expected ivf, hnsw or flat");
+  }
+  if (c.index.ivf_nlist < 0) return bad("index.ivf_nlist: must be >= 0 (0 = automatic)");
+  if (c.index.ivf_nprobe < 0) return bad("index.ivf_nprobe: must be >= 0 (0 = tuned at build)");
+  if (!(c.index.ivf_target_recall > 0 && c.index.ivf_target_recall <= 1)) {
+    return bad("index.ivf_target_recall: must be in (0, 1]");
+  }
+  if (c.index.ivf_recall_k < 1 || c.index.ivf_recall_k > 10000) {
+    return bad("index.ivf_recall_k: must be in 1..10000");
   }
   if (c.index.hnsw_m < 2) return bad("index.hnsw_m: must be >= 2");
   if (c.index.hnsw_ef_construction < 1) return bad("index.hnsw_ef_construction: must be >= 1");

@@ -59,10 +59,17 @@ struct TrainConfig {
 };
 
 struct IndexConfig {
-  std::string type = "hnsw";  // hnsw | flat
+  std::string type = "ivf";  // ivf | hnsw | flat (index/ann_index.h compares them)
   int hnsw_m = 32;
   int hnsw_ef_construction = 200;
   int hnsw_ef_search = 256;
+  // IVF: k-means lists over the items; a query scans the `nprobe` lists nearest to it.
+  int ivf_nlist = 0;   // 0 = 4·sqrt(items), at most items/39 (FAISS's k-means minimum)
+  int ivf_nprobe = 0;  // 0 = the value tuned when the index was built (stored in the file)
+  // Build-time tuning: the smallest nprobe whose mean recall@ivf_recall_k against exact search,
+  // over a sample of user vectors, reaches ivf_target_recall.
+  double ivf_target_recall = 0.95;
+  int ivf_recall_k = 300;
 };
 
 struct CandidateSourceConfig {
