@@ -143,9 +143,13 @@ bool Pipeline::RunSource(size_t i, RecommendContext& context, std::vector<Candid
   if (!status.ok()) {
     out.resize(before);  // a skipped source contributes nothing (see the header)
     context.degraded = true;
-    if (status.code() == StatusCode::kDeadlineExceeded && Expired(context)) {
+    // Only a source stopped by its deadline missed it (its own RPC timeout is a failure); the
+    // request's deadline when that has passed, else the budget (which set the earlier one).
+    const bool stopped_by_deadline =
+        status.code() == StatusCode::kDeadlineExceeded && deadline_us > 0 && Now() >= deadline_us;
+    if (stopped_by_deadline && Expired(context)) {
       outcome = "deadline_exceeded";
-    } else if (status.code() == StatusCode::kDeadlineExceeded && stage.budget_us > 0) {
+    } else if (stopped_by_deadline) {
       outcome = "budget_exceeded";
       budget_exceeded_[i].fetch_add(1, std::memory_order_relaxed);
     } else {

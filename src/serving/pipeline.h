@@ -15,12 +15,13 @@
 // own deadline = min(request deadline, the source's start + its budget) — 0 = the request
 // deadline alone — handed to it as context.source_deadline_us. Sources honour it cooperatively
 // (long loops check it; the fault-injection delay stops at it) and return DeadlineExceeded.
-// When that happens before the request's deadline, the source missed its *budget*: it is skipped
+// When a source is so stopped before the request's deadline, it missed its *budget*: it is skipped
 // (its candidates are dropped), the response is marked degraded, the stage's trace entry says
 // outcome "budget_exceeded", pulse_source_budget_exceeded_total{source} counts it, and the next
 // source runs. So a slow source costs at most its budget, and budgets that fit inside the
 // request deadline keep a slow source from failing the request. When the request's deadline is
-// what ran out, Run stops as for any stage (deadline_exceeded).
+// what ran out, Run stops as for any stage (deadline_exceeded). DeadlineExceeded returned before
+// the source's deadline (its own RPC timeout, say) is an ordinary failure ("failed").
 // Partial candidates are dropped, not kept: a source cut short has seen an arbitrary prefix of
 // its inputs (covisit: the neighbours of only its first seeds, ann: nothing yet), which scores
 // as a biased subset with no sign that it is one; "skipped" is the same answer as for a failed

@@ -239,30 +239,42 @@ TEST(PipelineBudgetFaultTest, InjectedDelayStopsAtTheSourceBudgetNotTheRequestDe
   EXPECT_EQ((*pipeline)->budget_exceeded(1), 1u);
 }
 
+// Fails with `status` at once, long before its budget ends.
+class BrokenSource final : public candidates::CandidateSource {
+ public:
+  explicit BrokenSource(Status status) : status_(std::move(status)) {}
+  std::string_view name() const override { return "broken"; }
+  Status Fetch(const RecommendContext&, int, uint8_t, std::vector<Candidate>*) const override {
+    return status_;
+  }
+
+ private:
+  Status status_;
+};
+
 TEST(PipelineBudgetFaultTest, FailingSourceIsNotABudgetMiss) {
-  PipelineConfig config;
-  config.sources = {{"broken", 5, /*budget_ms=*/20}, {"popular", 5}};
-  auto pipeline = Pipeline::CreateForTest(
-      config,
-      [](std::string_view name) -> Result<std::unique_ptr<candidates::CandidateSource>> {
-        if (name != "broken") return candidates::MakeCandidateSource(name);
-        class Broken final : public candidates::CandidateSource {
-          std::string_view name() const override { return "broken"; }
-          Status Fetch(const RecommendContext&, int, uint8_t,
-                       std::vector<Candidate>*) const override {
-            return UnavailableError("index gone");
-          }
-        };
-        return std::unique_ptr<candidates::CandidateSource>(std::make_unique<Broken>());
-      },
-      nullptr);
-  ASSERT_TRUE(pipeline.ok()) << pipeline.status().ToString();
-  Request request;
-  (*pipeline)->Run(request.context, request.out);
-  EXPECT_TRUE(request.context.degraded);
-  EXPECT_EQ(request.context.stages[0].outcome, "failed");
-  EXPECT_EQ((*pipeline)->budget_exceeded(0), 0u);
-  EXPECT_EQ(request.out.size(), 3u);
+  // An unavailable index, and a source's own timeout (DeadlineExceeded before its budget ends).
+  for (const Status& failure : {UnavailableError("index gone"), DeadlineExceededError("rpc")}) {
+    SCOPED_TRACE(failure.ToString());
+    PipelineConfig config;
+    config.sources = {{"broken", 5, /*budget_ms=*/60'000}, {"popular", 5}};
+    auto pipeline = Pipeline::CreateForTest(
+        config,
+        [&](std::string_view name) -> Result<std::unique_ptr<candidates::CandidateSource>> {
+          if (name != "broken") return candidates::MakeCandidateSource(name);
+          return std::unique_ptr<candidates::CandidateSource>(
+              std::make_unique<BrokenSource>(failure));
+        },
+        nullptr);
+    ASSERT_TRUE(pipeline.ok()) << pipeline.status().ToString();
+    Request request;
+    (*pipeline)->Run(request.context, request.out);
+    EXPECT_TRUE(request.context.degraded);
+    EXPECT_FALSE(request.context.deadline_exceeded);
+    EXPECT_EQ(request.context.stages[0].outcome, "failed");
+    EXPECT_EQ((*pipeline)->budget_exceeded(0), 0u);
+    EXPECT_EQ(request.out.size(), 3u);
+  }
 }
 
 }  // namespace
