@@ -87,6 +87,9 @@ struct StageTrace {
   int64_t duration_us = 0;
   int candidates = 0;
   int64_t start_us = 0;  // steady-clock micros when the stage started (trace spans)
+  // How a source stage ended when not normally (static text): "failed", "budget_exceeded" (its
+  // own budget ran out: skipped), "deadline_exceeded" (the request's deadline). Empty = ok.
+  std::string_view outcome;
 };
 
 // The clock of RecommendContext::deadline_us: steady-clock microseconds.
@@ -114,6 +117,10 @@ struct RecommendContext {
   // Nearline features (trending, co-visitation); null when the processor is not running, and
   // then the sources that read it return nothing.
   const nearline::FeatureView* features = nullptr;
+  // The running source's deadline (steady-clock micros; 0 = none), set by the pipeline before
+  // each Fetch: the earlier of deadline_us and the source's start + its budget. A source with
+  // long loops checks SourceDeadlinePassed() and then returns DeadlineExceeded.
+  int64_t source_deadline_us = 0;
 
   // ---- outputs, filled by the stages ----
   std::vector<RemovedCandidate> removed;
@@ -129,6 +136,9 @@ struct RecommendContext {
   size_t history_items = 0;
 
   bool has_user_vector() const { return vector_kind != UserVectorKind::kNone; }
+  bool SourceDeadlinePassed() const {
+    return source_deadline_us > 0 && SteadyNowMicros() >= source_deadline_us;
+  }
 };
 
 }  // namespace pulse::candidates

@@ -222,10 +222,11 @@ Status ParsePipeline(const YAML::Node& node, PipelineConfig* c) {
     c->sources.clear();
     for (size_t i = 0; i < sources.size(); ++i) {
       std::string sp = StrCat(p, ".sources[", i, "]");
-      RETURN_IF_ERROR(CheckKeys(sources[i], sp, {"name", "k"}));
+      RETURN_IF_ERROR(CheckKeys(sources[i], sp, {"name", "k", "budget_ms"}));
       CandidateSourceConfig source;
       RETURN_IF_ERROR(ReadString(sources[i], sp, "name", &source.name));
       RETURN_IF_ERROR(ReadInt(sources[i], sp, "k", &source.k));
+      RETURN_IF_ERROR(ReadInt(sources[i], sp, "budget_ms", &source.budget_ms));
       if (source.name.empty()) return InvalidArgumentError(StrCat(sp, ".name: required"));
       c->sources.push_back(std::move(source));
     }
@@ -417,6 +418,9 @@ Status ValidateConfig(const Config& c) {
   for (size_t i = 0; i < c.pipeline.sources.size(); ++i) {
     if (c.pipeline.sources[i].k < 1 || c.pipeline.sources[i].k > 10000) {
       return bad(StrCat("pipeline.sources[", i, "].k: must be in 1..10000"));
+    }
+    if (c.pipeline.sources[i].budget_ms < 0 || c.pipeline.sources[i].budget_ms > 60'000) {
+      return bad(StrCat("pipeline.sources[", i, "].budget_ms: must be between 0 and 60000"));
     }
   }
   if (c.pipeline.max_n < 1) return bad("pipeline.max_n: must be >= 1");

@@ -75,6 +75,9 @@ struct IndexConfig {
 struct CandidateSourceConfig {
   std::string name;  // ann | covisit | trending | popular
   int k = 200;
+  // The source's own time budget (serving/pipeline.h): it stops at min(request deadline, its
+  // start + budget_ms), is skipped and the response marked degraded. 0 = only the request deadline.
+  int64_t budget_ms = 0;
 };
 
 struct PipelineConfig {
@@ -91,7 +94,8 @@ struct PipelineConfig {
   // the data dir for ranker training (store/served_log.h). 0 = none.
   double feature_log_sample = 0.0;
   // Test-only fault injection (off by default): the named candidate source waits delay_ms before
-  // fetching (less when the request's deadline comes first), like a slow source that honours it.
+  // fetching (less when the source's deadline — its budget or the request's — comes first), like a
+  // slow source that honours it.
   struct FaultInjection {
     std::string delay_source;  // a configured source name; "" = off
     int64_t delay_ms = 0;

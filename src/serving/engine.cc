@@ -311,6 +311,7 @@ void Engine::RenderMetrics(std::string* out) const {
             deadline_exceeded_in_pipeline_.load(std::memory_order_relaxed), "\n");
   stage_latency_.Render(out);
   candidates_total_.Render(out);
+  pipeline_->RenderMetrics(out);  // pulse_source_budget_exceeded_total{source}
   // The event writer's queue (USE): depth and bound, refusals (backpressure), failed batches.
   const ingest::EventWriter::Stats writer = event_writer_->stats();
   obs::RenderHeader(out, "pulse_event_writer_pending_events", "gauge",
@@ -710,7 +711,8 @@ Result<RecommendResponse> Engine::ComputeRecommendation(const RecommendRequest& 
     RecommendDebug debug;
     debug.trace_id = trace->trace_id_hex();
     for (const candidates::StageTrace& stage : context.stages) {
-      debug.stages.push_back({std::string(stage.name), stage.duration_us, stage.candidates});
+      debug.stages.push_back({std::string(stage.name), stage.duration_us, stage.candidates,
+                              std::string(stage.outcome)});
     }
     debug.stages.push_back(
         {"total", SteadyMicros() - start_us, static_cast<int>(response.items.size())});
@@ -760,6 +762,7 @@ void Engine::RecordStagesAndSpans(const RecommendContext& context, const Serving
                       (stage.start_us + stage.duration_us) * 1000 + offset_ns);
     child.Set("pulse.stage", std::string(stage.name));
     child.Set("pulse.candidates", static_cast<int64_t>(stage.candidates));
+    if (!stage.outcome.empty()) child.Set("pulse.outcome", std::string(stage.outcome));
     if (std::find(sources.begin(), sources.end(), stage.name) != sources.end()) {
       per_source.emplace_back(StrCat("pulse.candidates.", stage.name), stage.candidates);
     }
