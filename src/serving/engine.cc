@@ -17,6 +17,7 @@
 #include "store/embedded_feature_store.h"
 #include "store/redis_feature_store.h"
 #include "train/als.h"
+#include "train/fold_in_params.h"
 
 namespace pulse::serving {
 namespace {
@@ -52,22 +53,6 @@ std::string RandomHex(int chars) {
     bits >>= 4;
   }
   return out;
-}
-
-// The training parameters recorded in the bundle's manifest (extra.training), over `fallback`.
-TrainConfig TrainingParameters(const rollout::ModelBundle& model, const TrainConfig& fallback) {
-  TrainConfig config = fallback;
-  nlohmann::json extra = nlohmann::json::parse(model.manifest_extra_json, nullptr, false);
-  if (!extra.is_object()) return config;
-  auto training = extra.find("training");
-  if (training == extra.end() || !training->is_object()) return config;
-  if (auto alpha = training->find("alpha"); alpha != training->end() && alpha->is_number()) {
-    config.alpha = alpha->get<double>();
-  }
-  if (auto reg = training->find("regularization"); reg != training->end() && reg->is_number()) {
-    config.regularization = reg->get<double>();
-  }
-  return config;
 }
 
 // The nearline checkpoint: 8 bytes little-endian log sequence, then the processor's own format.
@@ -445,7 +430,7 @@ Result<std::shared_ptr<const ServingSnapshot>> Engine::BuildSnapshot(
     snapshot->items->set_category(i, CategoryId(item->category));
     snapshot->items->set_created_at_ms(i, item->created_at_ms);
   }
-  snapshot->fold_in = TrainingParameters(*model, config_.train);
+  snapshot->fold_in = train::FoldInParameters(*model, config_.train);
   snapshot->gramian = train::ComputeGramian(model->item_factors.data(), n_items, model->dim);
   snapshot->popular_items.resize(n_items);
   std::iota(snapshot->popular_items.begin(), snapshot->popular_items.end(), 0);
@@ -628,6 +613,10 @@ Result<RecommendResponse> Engine::ComputeRecommendation(const RecommendRequest& 
   // Log lines written while serving this request carry its ids.
   std::string request_id = RandomHex(32);
   ScopedLogContext log_context(request_id, trace->trace_id_hex());
+  // Sampled requests remember the log position their user state was read at (`pulse check-skew`
+  // replays the log up to it).
+  const bool log_features = SampledForFeatureLog(request_id, config_.pipeline.feature_log_sample);
+  const uint64_t events_seq = log_features ? data_dir_->EventCount() : 0;
   RETURN_IF_ERROR(ValidateRecommendRequest(request));
   if (request.deadline_us > 0 && start_us >= request.deadline_us) {
     deadline_expired_on_arrival_.fetch_add(1, std::memory_order_relaxed);
@@ -697,10 +686,12 @@ Result<RecommendResponse> Engine::ComputeRecommendation(const RecommendRequest& 
     obs::GlobalTracer().Finish(std::move(*own_trace));
   }
   SetFallbackRung(response, ranked);
-  if (SampledForFeatureLog(response.request_id, config_.pipeline.feature_log_sample)) {
+  if (log_features) {
     // Ranker training data (serving/feature_log.h); best-effort, never fails the request.
-    const std::string record = store::EncodeServedRequest(
-        MakeServedRequest(context, ranked, response.request_id, request.user_id));
+    store::ServedRequest served =
+        MakeServedRequest(context, ranked, response.request_id, request.user_id);
+    served.events_seq = events_seq;
+    const std::string record = store::EncodeServedRequest(served);
     if (Status logged = data_dir_->PutServedRecord(context.now_ms, response.request_id, record);
         !logged.ok()) {
       LOG_WARN("serving", "served-feature log write failed: ", logged.ToString());
