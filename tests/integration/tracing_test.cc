@@ -113,7 +113,9 @@ class TracingTest : public ::testing::Test {
     ASSERT_EQ(PrepareTrainedDataDir(dir_->path(), data_dir, 200, 150, 5000, 5), "");
     testing::WriteFile(dir_->Sub("pulse.yaml"),
                        StrCat("obs:\n  tracing:\n    endpoint: \"http://127.0.0.1:",
-                              collector_->port(), "\"\n    sample_ratio: 1.0\n    flush_ms: 20\n"));
+                              collector_->port(), "\"\n    sample_ratio: 1.0\n    flush_ms: 20\n",
+                              // Long enough that a repeated request is a cache hit on any machine.
+                              "cache:\n  ttl_ms: 600000\n"));
     std::string error;
     server_ = ServerProcess::Start(
                   {"serve", "--data-dir", data_dir, "--config", dir_->Sub("pulse.yaml")}, &error)
@@ -261,6 +263,51 @@ TEST_F(TracingTest, GrpcMetadataTraceparentIsHonoured) {
   EXPECT_EQ((*root)["parentSpanId"], kParentSpan);
   EXPECT_EQ(Attributes(*root)["rpc.system"], "grpc");
   ExpectRequestStructure(spans, "grpc recommend");
+}
+
+TEST_F(TracingTest, CacheHitsHaveARecommendSpanButNoStageSpans) {
+  // Not debug (debug answers bypass the cache); a user no other test asks for.
+  constexpr char kMissTrace[] = "6e0c63257de34c926f9efcd03899cc01";
+  constexpr char kHitTrace[] = "6e0c63257de34c926f9efcd03899cc02";
+  constexpr char kLaterTrace[] = "6e0c63257de34c926f9efcd03899cc03";
+  httplib::Client client("127.0.0.1", server_->http_port());
+  client.set_read_timeout(10);
+  const std::string body = R"({"user_id":"u11","n":5})";
+  json responses[3];
+  int i = 0;
+  for (const char* trace : {kMissTrace, kHitTrace, kLaterTrace}) {
+    auto res = client.Post("/v1/recommend",
+                           {{"traceparent", StrCat("00-", trace, "-", kParentSpan, "-01")}},
+                           i == 2 ? R"({"user_id":"u12","n":5})" : body, "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    responses[i++] = json::parse(res->body);
+  }
+  // The first request ran the pipeline.
+  std::vector<json> miss = collector_->WaitForTrace(kMissTrace, 10);
+  ExpectRequestStructure(miss, "http recommend");
+  auto miss_attributes = Attributes(*FindSpan(miss, "recommend"));
+  EXPECT_EQ(miss_attributes["pulse.cache_hit"], false);
+  const std::string rung = responses[0].value("fallback", std::string());
+  EXPECT_EQ(miss_attributes["pulse.fallback_rung"], rung.empty() ? "personalized" : rung);
+
+  // The second was answered from the cache: the server span and a recommend span that says so.
+  // Spans leave in order, so once the later trace arrived the cache hit's are all in.
+  ASSERT_GE(collector_->WaitForTrace(kLaterTrace, 3).size(), 3u);
+  std::vector<json> hit = collector_->WaitForTrace(kHitTrace, 2);
+  ASSERT_EQ(hit.size(), 2u) << json(hit).dump(1);
+  const json* root = FindSpan(hit, "http recommend");
+  const json* recommend = FindSpan(hit, "recommend");
+  ASSERT_NE(root, nullptr);
+  ASSERT_NE(recommend, nullptr);
+  EXPECT_EQ((*recommend)["parentSpanId"], (*root)["spanId"]);
+  auto attributes = Attributes(*recommend);
+  EXPECT_EQ(attributes["pulse.cache_hit"], true);
+  EXPECT_EQ(attributes["pulse.fallback_rung"], rung.empty() ? "personalized" : rung);
+  EXPECT_EQ(attributes["pulse.items"], "5");  // OTLP JSON carries int64 as a string
+  EXPECT_EQ(attributes["pulse.model_version"], responses[1]["model_version"]);
+  EXPECT_TRUE(attributes.count("pulse.user_bucket"));
+  EXPECT_EQ(responses[1]["items"], responses[0]["items"]);
 }
 
 TEST_F(TracingTest, ErrorsAreTracedAndMetricsCountSpans) {
