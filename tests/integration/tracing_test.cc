@@ -328,5 +328,32 @@ TEST_F(TracingTest, ErrorsAreTracedAndMetricsCountSpans) {
             std::string::npos);
 }
 
+// Spans still queued when the server stops are exported during shutdown, not lost: the
+// periodic flush is an hour away, so only the shutdown flush can deliver them.
+TEST(TracingShutdownTest, QueuedSpansAreFlushedAtShutdown) {
+  constexpr char kShutdownTrace[] = "7d1b2c3a4e5f60718293a4b5c6d7e8f9";
+  testing::TempDir dir;
+  Collector collector;
+  testing::WriteFile(dir.Sub("pulse.yaml"),
+                     StrCat("obs:\n  tracing:\n    endpoint: \"http://127.0.0.1:", collector.port(),
+                            "\"\n    sample_ratio: 1.0\n    flush_ms: 3600000\n"
+                            "    shutdown_flush_ms: 30000\n"));
+  std::string error;
+  // An empty data dir: no model, so recommend fails fast — its trace is kept all the same.
+  auto server = ServerProcess::Start(
+      {"serve", "--data-dir", dir.Sub("data"), "--config", dir.Sub("pulse.yaml")}, &error);
+  ASSERT_NE(server, nullptr) << error;
+  httplib::Client client("127.0.0.1", server->http_port());
+  client.set_read_timeout(10);
+  auto res = client.Post("/v1/recommend",
+                         {{"traceparent", StrCat("00-", kShutdownTrace, "-", kParentSpan, "-01")}},
+                         R"({"user_id":"u1","n":5})", "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(server->Stop(SIGTERM), 0) << server->Output();
+  std::vector<json> spans = collector.WaitForTrace(kShutdownTrace, 1);
+  ASSERT_GE(spans.size(), 1u) << server->Output();
+  EXPECT_NE(FindSpan(spans, "http recommend"), nullptr);
+}
+
 }  // namespace
 }  // namespace pulse::integration
