@@ -144,14 +144,16 @@ Status ParseObs(const YAML::Node& node, ObsConfig* c) {
   }
   if (YAML::Node n = node["tracing"]) {
     const std::string q = Join(p, "tracing");
-    RETURN_IF_ERROR(CheckKeys(
-        n, q, {"endpoint", "sample_ratio", "slow_ms", "queue_spans", "batch_spans", "flush_ms"}));
+    RETURN_IF_ERROR(CheckKeys(n, q,
+                              {"endpoint", "sample_ratio", "slow_ms", "queue_spans", "batch_spans",
+                               "flush_ms", "shutdown_flush_ms"}));
     RETURN_IF_ERROR(ReadString(n, q, "endpoint", &c->trace_endpoint));
     RETURN_IF_ERROR(ReadDouble(n, q, "sample_ratio", &c->trace_sample_ratio));
     RETURN_IF_ERROR(ReadInt(n, q, "slow_ms", &c->trace_slow_ms));
     RETURN_IF_ERROR(ReadInt(n, q, "queue_spans", &c->trace_queue_spans));
     RETURN_IF_ERROR(ReadInt(n, q, "batch_spans", &c->trace_batch_spans));
     RETURN_IF_ERROR(ReadInt(n, q, "flush_ms", &c->trace_flush_ms));
+    RETURN_IF_ERROR(ReadInt(n, q, "shutdown_flush_ms", &c->trace_shutdown_flush_ms));
   }
   if (YAML::Node n = node["slo"]) {
     const std::string q = Join(p, "slo");
@@ -454,6 +456,7 @@ Status ValidateConfig(const Config& c) {
   if (o.trace_queue_spans < 1) return bad("obs.tracing.queue_spans: must be >= 1");
   if (o.trace_batch_spans < 1) return bad("obs.tracing.batch_spans: must be >= 1");
   if (o.trace_flush_ms < 1) return bad("obs.tracing.flush_ms: must be >= 1");
+  if (o.trace_shutdown_flush_ms < 0) return bad("obs.tracing.shutdown_flush_ms: must be >= 0");
   for (double target : {o.slo_availability_target, o.slo_latency_target, o.slo_freshness_target}) {
     if (!(target > 0 && target < 1)) return bad("obs.slo: targets must be in (0, 1)");
   }

@@ -150,6 +150,7 @@ struct ObsConfig {
   int64_t trace_queue_spans = 8192;
   int64_t trace_batch_spans = 512;
   int64_t trace_flush_ms = 1000;
+  int64_t trace_shutdown_flush_ms = 2000;  // longest wait to export queued spans at shutdown
   double slo_availability_target = 0.999;
   int64_t slo_latency_threshold_ms = 100;
   double slo_latency_target = 0.99;
