@@ -31,8 +31,15 @@ namespace pulse::api {
 namespace {
 
 constexpr char kRecommenderService[] = "pulse.v1.Recommender";
+// Recommend calls that may run inline on gRPC's callback threads at once (gRPC 1.51 runs
+// callbacks on two "nexting" threads on this machine; one stays free to poll).
+constexpr int kMaxInlineCalls = 1;
 
-// Fixed workers over a bounded queue: the service runs here, never on gRPC's callback threads.
+// Fixed workers over a bounded queue: the service runs here, not on gRPC's callback threads —
+// except a recommend call that finds the queue empty, which may run inline on the callback thread
+// that received it (TryRunInline): that saves the futex wake and the two context switches of the
+// hand-off (measured in docs/BENCHMARKS.md, "gRPC per-call overhead"). At most
+// kMaxInlineCalls run inline at once, so gRPC always keeps a callback thread free to poll.
 class WorkerPool {
  public:
   WorkerPool(int threads, size_t capacity) : capacity_(capacity), metrics_("grpc", threads) {
@@ -54,12 +61,33 @@ class WorkerPool {
     return true;
   }
 
+  // Runs `task` on the calling thread and returns true when the queue is empty and fewer than
+  // kMaxInlineCalls run inline; false (task untouched) otherwise. Counted in the pool's metrics
+  // like a queued task with no wait.
+  template <typename Task>
+  bool TryRunInline(Task& task) {
+    if (metrics_.queue_depth() > 0 || shutdown_requested_.load(std::memory_order_relaxed)) {
+      return false;
+    }
+    int running = inline_running_.load(std::memory_order_relaxed);
+    do {
+      if (running >= kMaxInlineCalls) return false;
+    } while (
+        !inline_running_.compare_exchange_weak(running, running + 1, std::memory_order_acquire));
+    metrics_.OnStart(metrics_.OnEnqueue());
+    task();
+    metrics_.OnDone();
+    inline_running_.fetch_sub(1, std::memory_order_release);
+    return true;
+  }
+
   // Runs what is queued, then joins the workers.
   void Shutdown() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (shutdown_) return;
       shutdown_ = true;
+      shutdown_requested_.store(true, std::memory_order_relaxed);
     }
     cv_.notify_all();
     for (auto& worker : workers_) worker.join();
@@ -92,6 +120,8 @@ class WorkerPool {
   std::condition_variable cv_;
   std::deque<Queued> queue_;
   bool shutdown_ = false;
+  std::atomic<bool> shutdown_requested_{false};  // shutdown_, readable without mu_
+  std::atomic<int> inline_running_{0};
   std::vector<std::thread> workers_;
 };
 
@@ -337,6 +367,8 @@ grpc::ServerUnaryReactor* GrpcServer::Impl::Run(grpc::CallbackServerContext* con
     context->AddTrailingMetadata("retry-after-ms", std::to_string(admission->retry_after_ms()));
     // The contract names RESOURCE_EXHAUSTED for every kind of overload over gRPC.
     finish(ResourceExhaustedError(admission->ToStatus().message()), no_trace);
+  } else if (method == "recommend" && pool->TryRunInline(task)) {
+    // Ran on this callback thread: recommend is CPU-bound and deadline-bounded.
   } else if (!pool->TrySubmit(std::move(task))) {
     finish(ResourceExhaustedError("server overloaded: too many queued requests"), no_trace);
   }
