@@ -41,7 +41,7 @@ Result<BenchOptions> ParseBenchFlags(const std::vector<std::string>& args) {
                    Flags::Parse(args,
                                 {"target", "rps", "duration", "shape", "proto", "users", "zipf",
                                  "unknown-share", "user-prefix", "n", "connections", "timeout-ms",
-                                 "seed", "p99-ms", "step", "max-steps"},
+                                 "batch-us", "seed", "p99-ms", "step", "max-steps"},
                                 {"json", "find-max"}));
   if (!flags.positional().empty()) {
     return InvalidArgumentError(StrCat("unexpected argument '", flags.positional()[0], "'"));
@@ -86,6 +86,11 @@ Result<BenchOptions> ParseBenchFlags(const std::vector<std::string>& args) {
   options.connections = static_cast<int>(connections);
   ASSIGN_OR_RETURN(options.timeout_ms, flags.GetInt("timeout-ms", options.timeout_ms));
   RETURN_IF_ERROR(CheckRange("timeout-ms", static_cast<double>(options.timeout_ms), 1, 600'000));
+  ASSIGN_OR_RETURN(options.batch_us, flags.GetInt("batch-us", options.batch_us));
+  RETURN_IF_ERROR(CheckRange("batch-us", static_cast<double>(options.batch_us), 0, 100'000));
+  if (flags.Has("batch-us") && options.proto != Proto::kGrpc) {
+    return InvalidArgumentError("--batch-us applies to --proto grpc only");
+  }
   ASSIGN_OR_RETURN(int64_t seed, flags.GetInt("seed", 1));
   options.seed = static_cast<uint64_t>(seed);
   options.find_max = flags.GetBool("find-max");

@@ -68,9 +68,16 @@ BenchResult RunGrpc(const BenchOptions& options, double rps, const ZipfSampler& 
     std::string user;
     int64_t offset_ns = 0;
     size_t next_stub = 0;
+    const auto batch = std::chrono::microseconds(options.batch_us);
+    auto last_wake = Clock::time_point::min();
     while (schedule.Next(&offset_ns)) {
       const auto scheduled = start + std::chrono::nanoseconds(offset_ns);
-      std::this_thread::sleep_until(scheduled);
+      if (Clock::now() < scheduled) {
+        // Not due yet: sleep until it is, but no sooner than a batch after the last wake-up.
+        std::this_thread::sleep_until(batch.count() > 0 ? std::max(scheduled, last_wake + batch)
+                                                        : scheduled);
+        last_wake = Clock::now();
+      }
       while (shared.in_flight.load(std::memory_order_relaxed) >= kMaxInFlight) {
         std::this_thread::sleep_for(std::chrono::microseconds(100));
       }

@@ -262,6 +262,9 @@ TEST(BenchFlagsTest, BadFlagsNameTheProblem) {
   EXPECT_THAT(with({"--n", "201"}), HasSubstr("--n must be between 1 and 200"));
   EXPECT_THAT(with({"--connections", "0"}), HasSubstr("--connections"));
   EXPECT_THAT(with({"--zipf", "-1"}), HasSubstr("--zipf"));
+  EXPECT_THAT(with({"--batch-us", "-1"}), HasSubstr("--batch-us must be between"));
+  EXPECT_THAT(with({"--proto", "http", "--batch-us", "100"}), HasSubstr("grpc only"));
+  EXPECT_EQ(with({"--batch-us", "200"}), "ok");
   EXPECT_THAT(with({"--p99-ms", "5"}), HasSubstr("--p99-ms needs --find-max"));
   EXPECT_EQ(with({"--find-max", "--p99-ms", "5"}), "ok");
   EXPECT_THAT(with({"--bogus", "1"}), HasSubstr("unknown flag --bogus"));
@@ -308,6 +311,23 @@ TEST(BenchRunTest, UnreachableTargetCountsEveryRequestAsUnavailable) {
     EXPECT_EQ(result.latency_ns.count(), 10u);
     EXPECT_DOUBLE_EQ(result.offered_rps, 50);
   }
+}
+
+// Batched sends (--batch-us) start every scheduled call: none is dropped or merged.
+TEST(BenchRunTest, BatchedGrpcSendsStartEveryScheduledCall) {
+  BenchOptions options;
+  options.host = "127.0.0.1";
+  options.port = testing::FreePort();
+  options.duration_s = 0.2;
+  options.proto = Proto::kGrpc;
+  options.connections = 2;
+  options.timeout_ms = 2000;
+  options.batch_us = 50'000;  // several calls due per wake-up at 100 req/s
+  ZipfSampler users(10, 1.0);
+  BenchResult result = RunBench(options, 100, users);
+  EXPECT_EQ(result.requests, 20u);
+  EXPECT_EQ(result.errors["UNAVAILABLE"], 20u);
+  EXPECT_EQ(result.latency_ns.count(), 20u);
 }
 
 }  // namespace
