@@ -114,6 +114,9 @@ struct RecommendContext {
   // Nearline features (trending, co-visitation); null when the processor is not running, and
   // then the sources that read it return nothing.
   const nearline::FeatureView* features = nullptr;
+  // Names `model`'s item dictionary for the nearline sources' cached id mapping
+  // (nearline::ItemIdResolver): unique per serving snapshot, 0 = do not cache.
+  uint32_t model_generation = 0;
 
   // ---- outputs, filled by the stages ----
   std::vector<RemovedCandidate> removed;

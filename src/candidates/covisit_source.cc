@@ -15,20 +15,24 @@ Status CovisitCandidateSource::Fetch(const RecommendContext& context, int k, uin
     return OkStatus();
   }
   const IdDictionary& items = context.model->items;
+  const nearline::ItemIdResolver resolver{&items, context.model_generation};
   const size_t want = static_cast<size_t>(WithSeenHeadroom(k, context));
   const size_t seeds = std::min(context.recent_items.size(), kMaxSeedItems);
   // (item, weighted score) pairs summed per item by sorting: one reused buffer per thread
   // instead of a hash node per neighbour on every request.
   thread_local std::vector<std::pair<DenseId, double>> ranked;
+  thread_local std::vector<nearline::ResolvedNeighbor> neighbors;
   ranked.clear();
   for (size_t rank = 0; rank < seeds; ++rank) {
     DenseId seed = context.recent_items[rank];
     if (seed >= items.size()) continue;
     double seed_weight = 1.0 / static_cast<double>(1 + rank);
-    for (const nearline::Neighbor& neighbor : context.features->Neighbors(items.Name(seed), want)) {
-      std::optional<DenseId> dense = items.Find(neighbor.item_id);
-      if (!dense || *dense == seed) continue;
-      ranked.emplace_back(*dense, neighbor.weight * seed_weight);
+    // Neighbour ids arrive as dense ids of this model (mapped once per snapshot, not per
+    // request); ids the model does not know still take their place in the top `want`.
+    context.features->ResolvedNeighbors(items.Name(seed), want, resolver, &neighbors);
+    for (const nearline::ResolvedNeighbor& neighbor : neighbors) {
+      if (!neighbor.item || *neighbor.item == seed) continue;
+      ranked.emplace_back(*neighbor.item, neighbor.weight * seed_weight);
     }
   }
   // Stable: an item's contributions are summed in seed order, as before.

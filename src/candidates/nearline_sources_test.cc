@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <vector>
 
 #include "candidates/candidate_source.h"
@@ -132,6 +133,57 @@ TEST_F(NearlineSourcesTest, CovisitReturnsNeighboursOfRecentItemsNewestSeedWeigh
   context_.recent_items = {Dense("e")};  // no co-visitation yet
   ASSERT_THAT(CovisitCandidateSource().Fetch(context_, 10, 0, &out), testing::IsOk());
   EXPECT_THAT(out, IsEmpty());
+}
+
+// With a model generation set, the sources map ids through the processor's per-snapshot cache:
+// the answers must be those of the uncached path, request after request, and after a swap to a
+// model that numbers the items differently (and knows "ghost").
+TEST_F(NearlineSourcesTest, CachedIdMappingAnswersAsTheDictionaryAcrossModelSwaps) {
+  std::vector<Event> events;
+  int64_t ts = kT0;
+  int user = 0;
+  auto pair = [&](const std::string& x, const std::string& y, int times) {
+    for (int i = 0; i < times; ++i) {
+      std::string u = StrCat("u", user++);
+      events.push_back(Ev(u, x, ts++));
+      events.push_back(Ev(u, y, ts++));
+    }
+  };
+  pair("a", "b", 1);
+  pair("d", "c", 3);
+  pair("a", "ghost", 3);
+  pair("e", "c", 2);
+  Apply(events);
+  rollout::ModelBundle swapped;  // other numbering, and it knows ghost
+  for (const char* id : {"ghost", "e", "d", "c", "b", "a"}) swapped.items.Intern(id);
+
+  auto run = [&](const rollout::ModelBundle& model, uint32_t generation) {
+    RecommendContext context;
+    context.model = &model;
+    context.features = &processor_;
+    context.model_generation = generation;
+    for (const char* id : {"a", "d", "e"}) context.recent_items.push_back(*model.items.Find(id));
+    std::vector<Candidate> out;
+    EXPECT_THAT(CovisitCandidateSource().Fetch(context, 10, 0, &out), testing::IsOk());
+    EXPECT_THAT(TrendingCandidateSource().Fetch(context, 10, 1, &out), testing::IsOk());
+    std::vector<std::pair<std::string, float>> named;
+    for (const Candidate& c : out) named.emplace_back(model.items.Name(c.item), c.retrieval_score);
+    return named;
+  };
+  const auto expected = run(model_, 0);
+  const auto expected_swapped = run(swapped, 0);
+  ASSERT_FALSE(expected.empty());
+  // The swapped model knows ghost: it appears there and not in the first model's answer.
+  auto has_ghost = [](const auto& named) {
+    return std::any_of(named.begin(), named.end(),
+                       [](const auto& p) { return p.first == "ghost"; });
+  };
+  EXPECT_FALSE(has_ghost(expected));
+  EXPECT_TRUE(has_ghost(expected_swapped));
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(run(model_, 1), expected);
+    EXPECT_EQ(run(swapped, 2), expected_swapped);
+  }
 }
 
 }  // namespace

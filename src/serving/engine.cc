@@ -455,6 +455,8 @@ Result<std::shared_ptr<const ServingSnapshot>> Engine::BuildSnapshot(
   // The popular source never needs more than a few thousand; keep the head only.
   snapshot->popular_items.resize(std::min<size_t>(n_items, 10000));
   snapshot->model = std::move(model);
+  static std::atomic<uint32_t> generations{0};
+  snapshot->generation = generations.fetch_add(1, std::memory_order_relaxed) + 1;
   return std::shared_ptr<const ServingSnapshot>(std::move(snapshot));
 }
 
@@ -641,6 +643,7 @@ Result<RecommendResponse> Engine::ComputeRecommendation(const RecommendRequest& 
   context.items = snapshot->items.get();
   context.popular_items = snapshot->popular_items;
   context.features = nearline_.get();
+  context.model_generation = snapshot->generation;
   context.n = request.n.value_or(config_.pipeline.default_n);
   context.now_ms = clock_.NowMillis();
   context.debug = request.debug;
