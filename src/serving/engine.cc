@@ -14,6 +14,7 @@
 #include "rollout/models_dir.h"
 #include "serving/feature_log.h"
 #include "serving/guarded_feature_store.h"
+#include "serving/user_state_memo.h"
 #include "store/embedded_feature_store.h"
 #include "store/redis_feature_store.h"
 #include "train/als.h"
@@ -68,6 +69,15 @@ TrainConfig TrainingParameters(const rollout::ModelBundle& model, const TrainCon
     config.regularization = reg->get<double>();
   }
   return config;
+}
+
+// The request's `exclude` ids the model knows, sorted, into context.excluded_items.
+void AddExcludedItems(const rollout::ModelBundle& model, const RecommendRequest& request,
+                      RecommendContext& context) {
+  for (const std::string& id : request.exclude) {
+    if (std::optional<DenseId> item = model.items.Find(id)) context.excluded_items.push_back(*item);
+  }
+  std::sort(context.excluded_items.begin(), context.excluded_items.end());
 }
 
 // The nearline checkpoint: 8 bytes little-endian log sequence, then the processor's own format.
@@ -575,6 +585,18 @@ Status Engine::PrepareUser(const ServingSnapshot& snapshot, const RecommendReque
   context.history_updated_at_ms = history.updated_at_ms;
   if (!history.recent.empty()) context.history_newest_event_ms = history.recent.front().ts_ms;
   const size_t fold_in_limit = static_cast<size_t>(config_.pipeline.fold_in_items);
+  // A user who has not acted since their last computed request on this thread: the same history
+  // under the same snapshot derives the same ids and vector (exact; see user_state_memo.h).
+  UserStateMemo& memo = UserStateMemo::ForThisThread();
+  if (const DerivedUserState* known =
+          memo.Find(request.user_id, snapshot.generation, fold_in_limit, history.recent)) {
+    context.seen_items = known->seen_items;
+    context.recent_items = known->recent_items;
+    context.user_vector = known->user_vector;
+    context.vector_kind = UserVectorKind::kRecentItems;
+    AddExcludedItems(model, request, context);
+    return OkStatus();
+  }
   std::vector<float> weights;
   weights.reserve(std::min(history.recent.size(), fold_in_limit));
   context.seen_items.reserve(history.recent.size());
@@ -596,15 +618,15 @@ Status Engine::PrepareUser(const ServingSnapshot& snapshot, const RecommendReque
     train::FoldInUser(model.item_factors.data(), model.dim, snapshot.gramian.data(),
                       context.recent_items, weights, snapshot.fold_in, context.user_vector.data());
     context.vector_kind = UserVectorKind::kRecentItems;
+    // Only the fold-in path is remembered: it is the one worth skipping (and the trained-vector
+    // path below depends on the user id, not the history).
+    memo.Store(request.user_id, snapshot.generation, fold_in_limit, history.recent,
+               context.seen_items, context.recent_items, context.user_vector);
   } else if (std::optional<DenseId> user = model.users.Find(request.user_id)) {
     std::copy_n(model.UserVector(*user), model.dim, context.user_vector.begin());
     context.vector_kind = UserVectorKind::kTrained;
   }
-
-  for (const std::string& id : request.exclude) {
-    if (std::optional<DenseId> item = model.items.Find(id)) context.excluded_items.push_back(*item);
-  }
-  std::sort(context.excluded_items.begin(), context.excluded_items.end());
+  AddExcludedItems(model, request, context);
   return OkStatus();
 }
 
