@@ -35,18 +35,24 @@ Status CovisitCandidateSource::Fetch(const RecommendContext& context, int k, uin
       ranked.emplace_back(*neighbor.item, neighbor.weight * seed_weight);
     }
   }
-  // Stable: an item's contributions are summed in seed order, as before.
-  std::stable_sort(ranked.begin(), ranked.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  size_t unique = 0;
-  for (size_t i = 0; i < ranked.size(); ++i) {
-    if (unique > 0 && ranked[unique - 1].first == ranked[i].first) {
-      ranked[unique - 1].second += ranked[i].second;
+  // Summed per item in seed order (what a stable sort by item gives; float sums depend on the
+  // order): (item, position) keys are sorted instead of merge-sorting the pairs through a heap
+  // buffer.
+  thread_local std::vector<uint64_t> keys;
+  thread_local std::vector<std::pair<DenseId, double>> summed;
+  keys.clear();
+  for (size_t i = 0; i < ranked.size(); ++i) keys.push_back(uint64_t{ranked[i].first} << 32 | i);
+  std::sort(keys.begin(), keys.end());
+  summed.clear();
+  for (uint64_t key : keys) {
+    const auto& [item, score] = ranked[static_cast<uint32_t>(key)];
+    if (!summed.empty() && summed.back().first == item) {
+      summed.back().second += score;
     } else {
-      ranked[unique++] = ranked[i];
+      summed.emplace_back(item, score);
     }
   }
-  ranked.resize(unique);
+  ranked.swap(summed);
   auto order = [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   };

@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <map>
+#include <random>
 #include <vector>
 
 #include "candidates/candidate_source.h"
@@ -183,6 +185,55 @@ TEST_F(NearlineSourcesTest, CachedIdMappingAnswersAsTheDictionaryAcrossModelSwap
   for (int round = 0; round < 3; ++round) {
     EXPECT_EQ(run(model_, 1), expected);
     EXPECT_EQ(run(swapped, 2), expected_swapped);
+  }
+}
+
+// Covisit against a reference written the obvious way (string neighbours, dictionary lookups,
+// per-item sums in seed order, then score order with ties by item), on random co-visitation.
+TEST_F(NearlineSourcesTest, CovisitEqualsTheReferenceOnRandomCoVisitation) {
+  rollout::ModelBundle model;
+  for (int i = 0; i < 60; i += 1) {
+    if (i % 7 != 3) model.items.Intern(StrCat("r", i));  // some items unknown to the model
+  }
+  nearline::FeatureProcessor processor({}, nullptr);
+  std::mt19937_64 rng(5);
+  std::vector<Event> events;
+  for (int e = 0; e < 4000; ++e) {
+    events.push_back(Ev(StrCat("u", rng() % 30), StrCat("r", rng() % 60), kT0 + e));
+  }
+  processor.Apply(events, kT0 + 4000);
+  for (int round = 0; round < 50; ++round) {
+    RecommendContext context;
+    context.model = &model;
+    context.features = &processor;
+    context.model_generation = 1 + round % 2;  // generation 2 is the same dictionary: still exact
+    for (size_t i = 0, n = 1 + rng() % 12; i < n; ++i) {
+      context.recent_items.push_back(static_cast<DenseId>(rng() % model.items.size()));
+    }
+    const int k = 1 + static_cast<int>(rng() % 40);
+    std::vector<Candidate> out;
+    ASSERT_THAT(CovisitCandidateSource().Fetch(context, k, 0, &out), testing::IsOk());
+
+    const size_t want = static_cast<size_t>(WithSeenHeadroom(k, context));
+    std::map<DenseId, double> sums;  // per item, summed in seed order
+    for (size_t rank = 0; rank < std::min<size_t>(context.recent_items.size(), 10); ++rank) {
+      const DenseId seed = context.recent_items[rank];
+      for (const nearline::Neighbor& n : processor.Neighbors(model.items.Name(seed), want)) {
+        std::optional<DenseId> dense = model.items.Find(n.item_id);
+        if (!dense || *dense == seed) continue;
+        sums[*dense] += n.weight * (1.0 / static_cast<double>(1 + rank));
+      }
+    }
+    std::vector<std::pair<DenseId, double>> expected(sums.begin(), sums.end());
+    std::sort(expected.begin(), expected.end(), [](const auto& a, const auto& b) {
+      return a.second != b.second ? a.second > b.second : a.first < b.first;
+    });
+    expected.resize(std::min(expected.size(), want));
+    ASSERT_EQ(out.size(), expected.size()) << "round " << round;
+    for (size_t i = 0; i < out.size(); ++i) {
+      EXPECT_EQ(out[i].item, expected[i].first) << "round " << round << " rank " << i;
+      EXPECT_EQ(out[i].retrieval_score, static_cast<float>(expected[i].second));
+    }
   }
 }
 
