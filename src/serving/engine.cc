@@ -1,5 +1,7 @@
 #include "serving/engine.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <chrono>
 #include <numeric>
@@ -69,6 +71,23 @@ TrainConfig TrainingParameters(const rollout::ModelBundle& model, const TrainCon
     config.regularization = reg->get<double>();
   }
   return config;
+}
+
+// Asks the kernel to back a large read-mostly table with 2 MB pages (transparent huge pages in
+// `madvise` mode, the Debian default). Hydration and fold-in read random 256-byte rows of the
+// item factor table (25 MB at 100K items, d=64); with 4 KB pages nearly every row costs a TLB
+// miss and a page walk (dearer still in a VM). Resident memory is collapsed by khugepaged in the
+// background; where THP is off the advice is ignored. Contents are not touched.
+void AdviseHugePages(const void* data, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHugePage = uintptr_t{2} << 20;
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + kHugePage - 1) & ~(kHugePage - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kHugePage - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+#else
+  (void)data;
+  (void)bytes;
+#endif
 }
 
 // The request's `exclude` ids the model knows, sorted, into context.excluded_items.
@@ -464,6 +483,7 @@ Result<std::shared_ptr<const ServingSnapshot>> Engine::BuildSnapshot(
                    [&](DenseId a, DenseId b) { return popularity[a] > popularity[b]; });
   // The popular source never needs more than a few thousand; keep the head only.
   snapshot->popular_items.resize(std::min<size_t>(n_items, 10000));
+  AdviseHugePages(model->item_factors.data(), model->item_factors.size() * sizeof(float));
   snapshot->model = std::move(model);
   static std::atomic<uint32_t> generations{0};
   snapshot->generation = generations.fetch_add(1, std::memory_order_relaxed) + 1;
