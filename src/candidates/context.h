@@ -42,12 +42,6 @@ class ItemTable {
   }
   uint32_t category(DenseId item) const { return category_[item]; }
   int64_t created_at_ms(DenseId item) const { return created_at_ms_[item]; }
-  // Asks the CPU to start loading `item`'s metadata (category, created_at) into the cache: a
-  // loop over candidates issues it a few candidates ahead so the loads overlap.
-  void Prefetch(DenseId item) const {
-    __builtin_prefetch(&category_[item]);
-    __builtin_prefetch(&created_at_ms_[item]);
-  }
   // Metadata setters are for building the table before it is shared.
   void set_category(DenseId item, uint32_t category) { category_[item] = category; }
   void set_created_at_ms(DenseId item, int64_t ts) { created_at_ms_[item] = ts; }

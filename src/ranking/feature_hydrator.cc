@@ -1,6 +1,5 @@
 #include "ranking/feature_hydrator.h"
 
-#include <algorithm>
 #include <cmath>
 
 #include "core/vector_math.h"
@@ -8,10 +7,6 @@
 namespace pulse::ranking {
 namespace {
 constexpr double kFreshnessScaleMs = 30.0 * 24 * 3600 * 1000;
-constexpr size_t kCacheLine = 64;
-// How many candidates ahead the loads are started: enough to cover a memory miss (~100 ns) with
-// the ~40 ns of work per candidate, few enough not to evict what is about to be used.
-constexpr size_t kPrefetchAhead = 8;
 }  // namespace
 
 void CoreFeatureHydrator::Hydrate(const candidates::RecommendContext& context,
@@ -23,27 +18,7 @@ void CoreFeatureHydrator::Hydrate(const candidates::RecommendContext& context,
     max_popularity = model->item_popularity[context.popular_items.front()];
   }
   const float popularity_norm = max_popularity > 0 ? 1.0f / std::log1p(max_popularity) : 0.0f;
-  // Each candidate's inputs are a random item's rows in tables far larger than the caches (its
-  // vector, 4 cache lines at d=64, its popularity, category and age), so the loop is bound by
-  // memory latency, not arithmetic: loads for the candidate kPrefetchAhead places on are started
-  // before this one is computed, so several candidates' misses are in flight at once.
-  const size_t vector_bytes = static_cast<size_t>(model->dim) * sizeof(float);
-  auto prefetch = [&](DenseId item) {
-    if (context.has_user_vector()) {
-      const char* row = reinterpret_cast<const char*>(model->ItemVector(item));
-      for (size_t offset = 0; offset < vector_bytes; offset += kCacheLine) {
-        __builtin_prefetch(row + offset);
-      }
-    }
-    __builtin_prefetch(&model->item_popularity[item]);
-    if (context.items != nullptr) context.items->Prefetch(item);
-  };
-  for (size_t i = 0; i < std::min(kPrefetchAhead, candidates.size()); ++i) {
-    prefetch(candidates[i].item);
-  }
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    if (i + kPrefetchAhead < candidates.size()) prefetch(candidates[i + kPrefetchAhead].item);
-    candidates::Candidate& candidate = candidates[i];
+  for (candidates::Candidate& candidate : candidates) {
     if (context.has_user_vector()) {
       candidate.similarity = Dot(context.user_vector.data(), model->ItemVector(candidate.item),
                                  static_cast<size_t>(model->dim));
