@@ -56,9 +56,14 @@ Status CovisitCandidateSource::Fetch(const RecommendContext& context, int k, uin
   auto order = [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   };
+  // Items are unique here, so the order is total: selecting the top `keep` then sorting them is
+  // exactly partial_sort's answer, without its heap (keep is often most of the list).
   size_t keep = std::min(want, ranked.size());
-  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<ptrdiff_t>(keep), ranked.end(),
-                    order);
+  if (keep < ranked.size()) {
+    std::nth_element(ranked.begin(), ranked.begin() + static_cast<ptrdiff_t>(keep), ranked.end(),
+                     order);
+  }
+  std::sort(ranked.begin(), ranked.begin() + static_cast<ptrdiff_t>(keep), order);
   for (size_t i = 0; i < keep; ++i) {
     Candidate candidate;
     candidate.item = ranked[i].first;

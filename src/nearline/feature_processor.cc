@@ -561,10 +561,16 @@ void RankNeighbors(const FeatureProcessor::ItemState& item, size_t k,
     if (a->weight != b->weight) return a->weight > b->weight;
     return a->item_id < b->item_id;
   };
+  // The order is total (ids are unique in a list), so selecting the top `keep` and sorting them
+  // gives exactly partial_sort's answer; partial_sort heap-sorts even when everything is kept
+  // (k is usually above max_neighbors), several times slower than introsort.
   size_t keep = std::min(k, ranked->size());
-  std::partial_sort(ranked->begin(), ranked->begin() + static_cast<ptrdiff_t>(keep), ranked->end(),
-                    order);
-  ranked->resize(keep);
+  if (keep < ranked->size()) {
+    std::nth_element(ranked->begin(), ranked->begin() + static_cast<ptrdiff_t>(keep), ranked->end(),
+                     order);
+    ranked->resize(keep);
+  }
+  std::sort(ranked->begin(), ranked->end(), order);
 }
 
 }  // namespace
