@@ -27,17 +27,21 @@ namespace {
 
 std::string RedisAddress() {
   if (const char* addr = std::getenv("REDIS_ADDR"); addr != nullptr && *addr != '\0') return addr;
-  static pulse::testing::TempDir* dir = new pulse::testing::TempDir();
-  static RedisServerForTest* server = [] {
-    auto* s = new RedisServerForTest();
-    if (!s->Start(pulse::testing::FreePort(), dir->path())) {
+  // Destroyed at exit in reverse order: the server is killed, then its --dir removed (a
+  // never-deleted TempDir left an empty pulse-test-* directory behind).
+  struct Shared {
+    pulse::testing::TempDir dir;
+    RedisServerForTest server;
+  };
+  static Shared* shared = [] {
+    static Shared s;
+    if (!s.server.Start(pulse::testing::FreePort(), s.dir.path())) {
       fprintf(stderr, "redis-server did not start (install the Debian package redis-server)\n");
       std::exit(1);
     }
-    std::atexit([] { delete server; });
-    return s;
+    return &s;
   }();
-  return server->address();
+  return shared->server.address();
 }
 
 std::unique_ptr<RedisFeatureStore> NewStore() {

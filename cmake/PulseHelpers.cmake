@@ -22,6 +22,13 @@ endfunction()
 
 set(PULSE_COMPONENTS "" CACHE INTERNAL "")
 
+# Every test's temp dirs go to <build>/test-tmp (TempDir honours TMPDIR), and the ctest fixture
+# pulse_test_tmp (tests/CMakeLists.txt, cmake/TestTmpCheck.cmake) fails the run when a test left
+# one behind.
+set(PULSE_TEST_TMPDIR ${CMAKE_BINARY_DIR}/test-tmp)
+set(PULSE_TEST_TMP_PROPERTIES ENVIRONMENT_MODIFICATION "TMPDIR=set:${PULSE_TEST_TMPDIR}"
+                              FIXTURES_REQUIRED pulse_test_tmp)
+
 # pulse_component(<name> [DEPS <component>...] [LIBS <target>...] [TEST_LIBS <target>...])
 # Sources: src/<name>/*.cc minus *_test.cc. Tests: src/<name>/*_test.cc minus *_fuzz_test.cc,
 # built into <name>_test and registered with ctest one test case at a time.
@@ -54,7 +61,8 @@ function(pulse_component name)
     pulse_warnings(${name}_test)
     gtest_discover_tests(${name}_test DISCOVERY_MODE PRE_TEST
                          WORKING_DIRECTORY ${PROJECT_BINARY_DIR}
-                         PROPERTIES ENVIRONMENT "PULSE_BINARY=$<TARGET_FILE:pulse_bin>")
+                         PROPERTIES ENVIRONMENT "PULSE_BINARY=$<TARGET_FILE:pulse_bin>"
+                                    ${PULSE_TEST_TMP_PROPERTIES})
   endif()
 
   # Fuzz targets: in normal builds a driver replays src/<name>/<target>_corpus/ as a ctest;

@@ -128,6 +128,7 @@ void ToProto(const serving::RecommendResponse& response, v1::RecommendResponse* 
     s->set_name(stage.name);
     s->set_duration_us(stage.duration_us);
     s->set_candidates(stage.candidates);
+    s->set_outcome(stage.outcome);
   }
   for (const auto& removed : debug.removed) {
     auto* r = out->add_removed();

@@ -135,6 +135,7 @@ ordered_json DebugJson(const serving::RecommendDebug& debug) {
     stages.push_back(ordered_json{{"name", stage.name},
                                   {"duration_us", stage.duration_us},
                                   {"candidates", stage.candidates}});
+    if (!stage.outcome.empty()) stages.back()["outcome"] = stage.outcome;
   }
   ordered_json removed = ordered_json::array();
   for (const auto& r : debug.removed) {

@@ -264,6 +264,19 @@ TEST(RecommendResponseToJsonTest, DebugOnlyWhenPresent) {
             R"("model_version":"m","index_version":"x7"}})");
 }
 
+TEST(RecommendResponseToJsonTest, StageOutcomeOnlyWhenNotOk) {
+  serving::RecommendResponse response;
+  response.degraded = true;
+  serving::RecommendDebug debug;
+  debug.stages.push_back({"ann", 20000, 0, "budget_exceeded"});
+  debug.stages.push_back({"popular", 12, 100});
+  response.debug = debug;
+  EXPECT_THAT(RecommendResponseToJson(response),
+              HasSubstr(R"("stages":[{"name":"ann","duration_us":20000,"candidates":0,)"
+                        R"("outcome":"budget_exceeded"},)"
+                        R"({"name":"popular","duration_us":12,"candidates":100}])"));
+}
+
 TEST(RecommendResponseToJsonTest, EscapesAndSurvivesBadStrings) {
   serving::RecommendResponse response;
   response.request_id = "r";

@@ -31,6 +31,9 @@ class CandidateSource {
   virtual std::string_view name() const = 0;
   // Appends up to `k` candidates (plus head-room for items the user has seen, which the `seen`
   // filter removes later) to `out`, each with Candidate::source = `source_index`.
+  // Deadline: context.source_deadline_us (its budget or the request's deadline); work in loops
+  // checks context.SourceDeadlinePassed() and returns DeadlineExceeded (the pipeline drops what
+  // was appended and skips the source).
   virtual Status Fetch(const RecommendContext& context, int k, uint8_t source_index,
                        std::vector<Candidate>* out) const = 0;
 };

@@ -87,6 +87,9 @@ struct StageTrace {
   int64_t duration_us = 0;
   int candidates = 0;
   int64_t start_us = 0;  // steady-clock micros when the stage started (trace spans)
+  // How a source stage ended when not normally (static text): "failed", "budget_exceeded" (its
+  // own budget ran out: skipped), "deadline_exceeded" (the request's deadline). Empty = ok.
+  std::string_view outcome;
 };
 
 // The clock of RecommendContext::deadline_us: steady-clock microseconds.
@@ -117,6 +120,10 @@ struct RecommendContext {
   // Names `model`'s item dictionary for the nearline sources' cached id mapping
   // (nearline::ItemIdResolver): unique per serving snapshot, 0 = do not cache.
   uint32_t model_generation = 0;
+  // The running source's deadline (steady-clock micros; 0 = none), set by the pipeline before
+  // each Fetch: the earlier of deadline_us and the source's start + its budget. A source with
+  // long loops checks SourceDeadlinePassed() and then returns DeadlineExceeded.
+  int64_t source_deadline_us = 0;
 
   // ---- outputs, filled by the stages ----
   std::vector<RemovedCandidate> removed;
@@ -132,6 +139,9 @@ struct RecommendContext {
   size_t history_items = 0;
 
   bool has_user_vector() const { return vector_kind != UserVectorKind::kNone; }
+  bool SourceDeadlinePassed() const {
+    return source_deadline_us > 0 && SteadyNowMicros() >= source_deadline_us;
+  }
 };
 
 }  // namespace pulse::candidates

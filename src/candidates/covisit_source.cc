@@ -24,6 +24,8 @@ Status CovisitCandidateSource::Fetch(const RecommendContext& context, int k, uin
   thread_local std::vector<nearline::ResolvedNeighbor> neighbors;
   ranked.clear();
   for (size_t rank = 0; rank < seeds; ++rank) {
+    // Its budget (serving/pipeline.h): one neighbour list per seed is the unit of work.
+    if (context.SourceDeadlinePassed()) return DeadlineExceededError("covisit: past its deadline");
     DenseId seed = context.recent_items[rank];
     if (seed >= items.size()) continue;
     double seed_weight = 1.0 / static_cast<double>(1 + rank);

@@ -144,14 +144,16 @@ Status ParseObs(const YAML::Node& node, ObsConfig* c) {
   }
   if (YAML::Node n = node["tracing"]) {
     const std::string q = Join(p, "tracing");
-    RETURN_IF_ERROR(CheckKeys(
-        n, q, {"endpoint", "sample_ratio", "slow_ms", "queue_spans", "batch_spans", "flush_ms"}));
+    RETURN_IF_ERROR(CheckKeys(n, q,
+                              {"endpoint", "sample_ratio", "slow_ms", "queue_spans", "batch_spans",
+                               "flush_ms", "shutdown_flush_ms"}));
     RETURN_IF_ERROR(ReadString(n, q, "endpoint", &c->trace_endpoint));
     RETURN_IF_ERROR(ReadDouble(n, q, "sample_ratio", &c->trace_sample_ratio));
     RETURN_IF_ERROR(ReadInt(n, q, "slow_ms", &c->trace_slow_ms));
     RETURN_IF_ERROR(ReadInt(n, q, "queue_spans", &c->trace_queue_spans));
     RETURN_IF_ERROR(ReadInt(n, q, "batch_spans", &c->trace_batch_spans));
     RETURN_IF_ERROR(ReadInt(n, q, "flush_ms", &c->trace_flush_ms));
+    RETURN_IF_ERROR(ReadInt(n, q, "shutdown_flush_ms", &c->trace_shutdown_flush_ms));
   }
   if (YAML::Node n = node["slo"]) {
     const std::string q = Join(p, "slo");
@@ -197,11 +199,17 @@ Status ParseTrain(const YAML::Node& node, TrainConfig* c) {
 
 Status ParseIndex(const YAML::Node& node, IndexConfig* c) {
   const std::string p = "index";
-  RETURN_IF_ERROR(CheckKeys(node, p, {"type", "hnsw_m", "hnsw_ef_construction", "hnsw_ef_search"}));
+  RETURN_IF_ERROR(CheckKeys(node, p,
+                            {"type", "hnsw_m", "hnsw_ef_construction", "hnsw_ef_search",
+                             "ivf_nlist", "ivf_nprobe", "ivf_target_recall", "ivf_recall_k"}));
   RETURN_IF_ERROR(ReadString(node, p, "type", &c->type));
   RETURN_IF_ERROR(ReadInt(node, p, "hnsw_m", &c->hnsw_m));
   RETURN_IF_ERROR(ReadInt(node, p, "hnsw_ef_construction", &c->hnsw_ef_construction));
   RETURN_IF_ERROR(ReadInt(node, p, "hnsw_ef_search", &c->hnsw_ef_search));
+  RETURN_IF_ERROR(ReadInt(node, p, "ivf_nlist", &c->ivf_nlist));
+  RETURN_IF_ERROR(ReadInt(node, p, "ivf_nprobe", &c->ivf_nprobe));
+  RETURN_IF_ERROR(ReadDouble(node, p, "ivf_target_recall", &c->ivf_target_recall));
+  RETURN_IF_ERROR(ReadInt(node, p, "ivf_recall_k", &c->ivf_recall_k));
   return OkStatus();
 }
 
@@ -216,10 +224,11 @@ Status ParsePipeline(const YAML::Node& node, PipelineConfig* c) {
     c->sources.clear();
     for (size_t i = 0; i < sources.size(); ++i) {
       std::string sp = StrCat(p, ".sources[", i, "]");
-      RETURN_IF_ERROR(CheckKeys(sources[i], sp, {"name", "k"}));
+      RETURN_IF_ERROR(CheckKeys(sources[i], sp, {"name", "k", "budget_ms"}));
       CandidateSourceConfig source;
       RETURN_IF_ERROR(ReadString(sources[i], sp, "name", &source.name));
       RETURN_IF_ERROR(ReadInt(sources[i], sp, "k", &source.k));
+      RETURN_IF_ERROR(ReadInt(sources[i], sp, "budget_ms", &source.budget_ms));
       if (source.name.empty()) return InvalidArgumentError(StrCat(sp, ".name: required"));
       c->sources.push_back(std::move(source));
     }
@@ -393,8 +402,16 @@ Status ValidateConfig(const Config& c) {
   if (c.train.schedule.keep_versions < 0) {
     return bad("train.schedule.keep_versions: must be >= 0");
   }
-  if (c.index.type != "hnsw" && c.index.type != "flat") {
-    return bad("index.type: expected hnsw or flat");
+  if (c.index.type != "ivf" && c.index.type != "hnsw" && c.index.type != "flat") {
+    return bad("index.type: expected ivf, hnsw or flat");
+  }
+  if (c.index.ivf_nlist < 0) return bad("index.ivf_nlist: must be >= 0 (0 = automatic)");
+  if (c.index.ivf_nprobe < 0) return bad("index.ivf_nprobe: must be >= 0 (0 = tuned at build)");
+  if (!(c.index.ivf_target_recall > 0 && c.index.ivf_target_recall <= 1)) {
+    return bad("index.ivf_target_recall: must be in (0, 1]");
+  }
+  if (c.index.ivf_recall_k < 1 || c.index.ivf_recall_k > 10000) {
+    return bad("index.ivf_recall_k: must be in 1..10000");
   }
   if (c.index.hnsw_m < 2) return bad("index.hnsw_m: must be >= 2");
   if (c.index.hnsw_ef_construction < 1) return bad("index.hnsw_ef_construction: must be >= 1");
@@ -403,6 +420,9 @@ Status ValidateConfig(const Config& c) {
   for (size_t i = 0; i < c.pipeline.sources.size(); ++i) {
     if (c.pipeline.sources[i].k < 1 || c.pipeline.sources[i].k > 10000) {
       return bad(StrCat("pipeline.sources[", i, "].k: must be in 1..10000"));
+    }
+    if (c.pipeline.sources[i].budget_ms < 0 || c.pipeline.sources[i].budget_ms > 60'000) {
+      return bad(StrCat("pipeline.sources[", i, "].budget_ms: must be between 0 and 60000"));
     }
   }
   if (c.pipeline.max_n < 1) return bad("pipeline.max_n: must be >= 1");
@@ -436,6 +456,7 @@ Status ValidateConfig(const Config& c) {
   if (o.trace_queue_spans < 1) return bad("obs.tracing.queue_spans: must be >= 1");
   if (o.trace_batch_spans < 1) return bad("obs.tracing.batch_spans: must be >= 1");
   if (o.trace_flush_ms < 1) return bad("obs.tracing.flush_ms: must be >= 1");
+  if (o.trace_shutdown_flush_ms < 0) return bad("obs.tracing.shutdown_flush_ms: must be >= 0");
   for (double target : {o.slo_availability_target, o.slo_latency_target, o.slo_freshness_target}) {
     if (!(target > 0 && target < 1)) return bad("obs.slo: targets must be in (0, 1)");
   }

@@ -59,15 +59,25 @@ struct TrainConfig {
 };
 
 struct IndexConfig {
-  std::string type = "hnsw";  // hnsw | flat
+  std::string type = "ivf";  // ivf | hnsw | flat (index/ann_index.h compares them)
   int hnsw_m = 32;
   int hnsw_ef_construction = 200;
   int hnsw_ef_search = 256;
+  // IVF: k-means lists over the items; a query scans the `nprobe` lists nearest to it.
+  int ivf_nlist = 0;   // 0 = 4·sqrt(items), at most items/39 (FAISS's k-means minimum)
+  int ivf_nprobe = 0;  // 0 = the value tuned when the index was built (stored in the file)
+  // Build-time tuning: the smallest nprobe whose mean recall@ivf_recall_k against exact search,
+  // over a sample of user vectors, reaches ivf_target_recall.
+  double ivf_target_recall = 0.95;
+  int ivf_recall_k = 300;
 };
 
 struct CandidateSourceConfig {
   std::string name;  // ann | covisit | trending | popular
   int k = 200;
+  // The source's own time budget (serving/pipeline.h): it stops at min(request deadline, its
+  // start + budget_ms), is skipped and the response marked degraded. 0 = only the request deadline.
+  int64_t budget_ms = 0;
 };
 
 struct PipelineConfig {
@@ -84,7 +94,8 @@ struct PipelineConfig {
   // the data dir for ranker training (store/served_log.h). 0 = none.
   double feature_log_sample = 0.0;
   // Test-only fault injection (off by default): the named candidate source waits delay_ms before
-  // fetching (less when the request's deadline comes first), like a slow source that honours it.
+  // fetching (less when the source's deadline — its budget or the request's — comes first), like a
+  // slow source that honours it.
   struct FaultInjection {
     std::string delay_source;  // a configured source name; "" = off
     int64_t delay_ms = 0;
@@ -139,6 +150,7 @@ struct ObsConfig {
   int64_t trace_queue_spans = 8192;
   int64_t trace_batch_spans = 512;
   int64_t trace_flush_ms = 1000;
+  int64_t trace_shutdown_flush_ms = 2000;  // longest wait to export queued spans at shutdown
   double slo_availability_target = 0.999;
   int64_t slo_latency_threshold_ms = 100;
   double slo_latency_target = 0.99;

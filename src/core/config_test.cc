@@ -100,6 +100,7 @@ TEST(ConfigDocsTest, DocumentedConfigurationParsesToTheDefaults) {
   for (size_t i = 0; i < defaults.pipeline.sources.size(); ++i) {
     EXPECT_EQ(documented->pipeline.sources[i].name, defaults.pipeline.sources[i].name);
     EXPECT_EQ(documented->pipeline.sources[i].k, defaults.pipeline.sources[i].k);
+    EXPECT_EQ(documented->pipeline.sources[i].budget_ms, defaults.pipeline.sources[i].budget_ms);
   }
   EXPECT_EQ(documented->pipeline.filters, defaults.pipeline.filters);
   EXPECT_EQ(documented->pipeline.scorer_weights, defaults.pipeline.scorer_weights);
@@ -162,6 +163,24 @@ TEST(ConfigTest, CacheAndResilienceValuesAreChecked) {
   ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
   EXPECT_DOUBLE_EQ(parsed->resilience.rate_limit_rps, 50);
   EXPECT_DOUBLE_EQ(parsed->resilience.rate_limit_burst, 100);
+}
+
+TEST(ConfigTest, SourceBudgetIsOptionalAndBounded) {
+  auto config =
+      ParseConfigYaml("pipeline: {sources: [{name: ann, k: 5, budget_ms: 20}, {name: popular}]}");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->pipeline.sources[0].budget_ms, 20);
+  EXPECT_EQ(config->pipeline.sources[1].budget_ms, 0);  // no budget of its own
+  EXPECT_THAT(ParseConfigYaml("pipeline: {sources: [{name: ann, budget_ms: soon}]}"),
+              StatusIs(StatusCode::kInvalidArgument, "pipeline.sources[0].budget_ms"));
+  Config negative;
+  negative.pipeline.sources[1].budget_ms = -1;
+  EXPECT_THAT(ValidateConfig(negative),
+              StatusIs(StatusCode::kInvalidArgument, "pipeline.sources[1].budget_ms"));
+  Config huge;
+  huge.pipeline.sources[0].budget_ms = 60'001;
+  EXPECT_THAT(ValidateConfig(huge),
+              StatusIs(StatusCode::kInvalidArgument, "pipeline.sources[0].budget_ms"));
 }
 
 }  // namespace

@@ -11,7 +11,19 @@
 // cannot trigger a huge allocation), and after reading, the HNSW graph is checked (every neighbour
 // id in range) so a flipped byte cannot make Search read out of bounds. Float payload corruption
 // is not detectable here; model bundles (rollout/model_bundle.h) checksum every file.
-// Latency budget: one Search with k<=500 on 100K x 64 should stay well under 1 ms.
+// Kinds (IndexConfig::type):
+//   ivf   the default. FAISS k-means (L2) splits the items into nlist lists (an IndexIVFFlat);
+//         a query scores the centroids by inner product and scans the nprobe best lists with
+//         core/vector_math.h's DotMany (Debian's FAISS is built for the x86-64 baseline, so its own
+//         list scan is scalar; ann_index.cc says why L2 lists with inner-product probes). Build
+//         tunes nprobe: the smallest value whose mean recall@k against exact search over sample
+//         queries (user vectors when given) reaches the target; it is stored in the file (FAISS's
+//         nprobe field) and reported by params().
+//   hnsw  FAISS HNSW with an AVX2 distance computer. Recall@200 vs exact on 100K x 64 clustered
+//         data is only 0.82 at ef_search 256 and each query costs ~0.5-1 ms at k = 300, which is
+//         why ivf replaced it as the default (docs/BENCHMARKS.md has the comparison).
+//   flat  exact search (FAISS IndexFlatIP), for small catalogs and as ground truth.
+// Load reads whatever kind the file holds; the config supplies that kind's search-time knobs.
 //
 // NOTE (OpenMP): FAISS opens an OpenMP parallel region even for one query. HNSW parallelises over
 // queries, so one thread does the work while the others are forked, allocate a visited table,
@@ -24,12 +36,13 @@
 //   flat, 1 caller:   3.41 ms either way (FAISS's flat path already uses min(queries, threads))
 // With the OpenMP default, OMP_WAIT_POLICY=passive gave 537 us and =active 417 us (but burns a
 // core per pool): the cost is the fork/join and waiting for a worker on a busy core, not search.
-// Recall@200 vs flat on the same data: 0.82 at ef_search 256 (default), 0.86 at 512 (952 us).
+// The ivf search is Pulse's own loop and uses no OpenMP.
 // Build keeps the OpenMP default (all cores): it is an offline step.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -38,6 +51,16 @@
 #include "core/status.h"
 
 namespace pulse::index {
+
+// What an ivf index was built with (zeros for other kinds).
+struct IvfParams {
+  int nlist = 0;
+  int nprobe = 0;           // in use (the config's override, else the tuned value)
+  int tuned_nprobe = 0;     // chosen at build; 0 when the index was loaded
+  double tuned_recall = 0;  // mean recall@recall_k of tuned_nprobe at build
+  int recall_k = 0;
+  int tuning_queries = 0;
+};
 
 struct Neighbor {
   DenseId id = 0;
@@ -48,16 +71,19 @@ class AnnIndex {
  public:
   virtual ~AnnIndex() = default;
 
-  // Builds an index of `n` row-major vectors of `dim` floats. config.type: "hnsw" or "flat".
-  // InvalidArgument on a bad config, dim < 1, n > 2^31-1 or a non-finite component. n == 0 is
-  // allowed (every Search returns nothing). HNSW insertion order is fixed but insertion runs on
-  // all OpenMP threads, so the graph (not the exact vectors) may vary slightly between runs.
+  // Builds an index of `n` row-major vectors of `dim` floats. config.type: "ivf", "hnsw" or
+  // "flat". `tuning_queries` (row-major, dim floats each; typically a sample of user vectors)
+  // drive ivf's nprobe tuning; when empty, a sample of the vectors themselves is used.
+  // InvalidArgument on a bad config, dim < 1, n > 2^31-1, a non-finite component or a ragged
+  // tuning set. n == 0 is allowed (every Search returns nothing). HNSW insertion runs on all
+  // OpenMP threads, so its graph may vary slightly between runs; ivf's k-means is seeded.
   static Result<std::unique_ptr<AnnIndex>> Build(const float* vectors, size_t n, int dim,
-                                                 const IndexConfig& config);
-  // Reads an index written by Save. ef_search comes from `config` (a search-time knob).
-  // NotFound when `path` does not exist; DataLoss when it is truncated, corrupt or not a FAISS
-  // flat/HNSW inner-product index; FailedPrecondition when it holds a different kind of index
-  // than config.type; InvalidArgument for a bad config or a path that is not a regular file.
+                                                 const IndexConfig& config,
+                                                 std::span<const float> tuning_queries = {});
+  // Reads an index written by Save, of whatever kind the file holds; the search-time knobs
+  // (hnsw_ef_search, ivf_nprobe) come from `config`. NotFound when `path` does not exist;
+  // DataLoss when it is truncated, corrupt or not a FAISS flat/HNSW/IVF-flat inner-product index;
+  // InvalidArgument for a bad config or a path that is not a regular file.
   static Result<std::unique_ptr<AnnIndex>> Load(const std::string& path, const IndexConfig& config);
   // Writes the index with faiss::write_index and fsyncs it. Not atomic: callers that need
   // atomicity write into a temporary directory and rename (as model bundles do).
@@ -70,6 +96,7 @@ class AnnIndex {
   virtual int dim() const = 0;
   virtual size_t size() const = 0;
   virtual std::string type() const = 0;
+  virtual IvfParams ivf_params() const { return {}; }
 
   // How many OpenMP threads one Search may use: 1 (the default, see the NOTE above) or 0 for
   // "whatever OpenMP would use" (bench/ann_bench.cc compares the two). Safe to call concurrently

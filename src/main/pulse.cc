@@ -11,6 +11,7 @@
 #include "rollout/commands.h"
 #include "tools/commands.h"
 #include "train/commands.h"
+#include "train/skew_check.h"
 
 namespace {
 
@@ -22,6 +23,8 @@ commands:
   gen      --users N --items M --events E --out DIR [--seed S]
   import   --data-dir DIR [--items FILE] [--events FILE] [--format jsonl|movielens]
   train    --data-dir DIR [--config FILE]
+  check-skew --data-dir DIR [--config FILE] [--json] [--max-rows N] [--max-mismatch-rate R]
+           [--abs-tolerance A] [--rel-tolerance R]
   models   list [--data-dir DIR] [--json] | show VERSION [--json] | activate VERSION|latest [--unpin]
   eval     --train FILE --test FILE | --input FILE [--split 0.75 --seed S]
            [--format movielens|jsonl] [--k 10] [--models popular,itemknn,ease,als,pulse] [--tune] [--json]
@@ -46,6 +49,7 @@ int main(int argc, char** argv) {
   if (command == "gen") return pulse::tools::RunGenCommand(args);
   if (command == "import") return pulse::tools::RunImportCommand(args);
   if (command == "train") return pulse::train::RunTrainCommand(args);
+  if (command == "check-skew") return pulse::train::RunCheckSkewCommand(args);
   if (command == "models") return pulse::rollout::RunModelsCommand(args);
   if (command == "eval") return pulse::evaluation::RunEvalCommand(args);
   if (command == "bench") return pulse::loadgen::RunBenchCommand(args);

@@ -254,6 +254,8 @@ int RunServer(const Config& config, const StartedHook& on_started) {
   grpc.Stop(config.server.drain_timeout_ms);
   http_stop.join();
   LOG_INFO("serve", "drained in ", drain.ElapsedMicros() / 1000, " ms");
+  // Spans of the last requests are still queued: send them, bounded, before exiting.
+  obs::ShutdownTracing(config.obs.trace_shutdown_flush_ms);
   if (retrain) retrain->Stop();  // cancels a retrain in progress and waits for it
   (*engine)->StopModelWatcher();
   LOG_INFO("serve", "stopped");

@@ -33,6 +33,15 @@ void ConfigureObservability(const ObsConfig& config) {
   RegisterProcessMetrics();
 }
 
+void ShutdownTracing(int64_t timeout_ms) {
+  Tracer& tracer = GlobalTracer();
+  if (!tracer.enabled()) return;
+  if (!tracer.FlushFor(timeout_ms)) {
+    LOG_WARN("obs", "trace export did not finish within obs.tracing.shutdown_flush_ms (",
+             timeout_ms, " ms): ", tracer.queued_spans(), " queued spans not exported");
+  }
+}
+
 bool AccessLogEnabled() { return g_access_log.load(std::memory_order_relaxed); }
 
 }  // namespace pulse::obs

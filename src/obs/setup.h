@@ -8,6 +8,9 @@
 namespace pulse::obs {
 
 void ConfigureObservability(const ObsConfig& config);
+// At shutdown, after the servers drained: exports the spans still queued, waiting at most
+// `timeout_ms` (obs.tracing.shutdown_flush_ms); logs how many were left behind when it gives up.
+void ShutdownTracing(int64_t timeout_ms);
 // Whether API front ends write an access-log line per request (obs.access_log).
 bool AccessLogEnabled();
 

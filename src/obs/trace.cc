@@ -234,6 +234,21 @@ void Tracer::Flush() {
   idle_cv_.wait(lock, [this] { return (queue_.empty() && !exporting_) || stop_; });
 }
 
+bool Tracer::FlushFor(int64_t timeout_ms) {
+  if (!enabled_) return true;
+  std::unique_lock<std::mutex> lock(mu_);
+  flush_requested_ = true;
+  cv_.notify_one();
+  return idle_cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(0, timeout_ms)),
+                           [this] { return (queue_.empty() && !exporting_) || stop_; }) &&
+         queue_.empty() && !exporting_;
+}
+
+size_t Tracer::queued_spans() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
+}
+
 Tracer::Counters Tracer::counters() const {
   Counters c;
   c.traces_finished = traces_finished_.load(std::memory_order_relaxed);

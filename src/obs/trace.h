@@ -157,6 +157,11 @@ class Tracer {
   void Finish(RequestTrace&& trace);
   // Waits until everything queued so far has been attempted (tests, shutdown).
   void Flush();
+  // As Flush, but waits at most `timeout_ms`: true when the queue drained in time. Shutdown uses
+  // it so a slow or absent collector delays exit by at most the timeout.
+  bool FlushFor(int64_t timeout_ms);
+  // Spans queued and not yet handed to the exporter.
+  size_t queued_spans() const;
 
   struct Counters {
     uint64_t traces_finished = 0;
@@ -180,7 +185,7 @@ class Tracer {
 
   const TracerOptions options_;
   const bool enabled_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::condition_variable idle_cv_;
   std::deque<Span> queue_;        // guarded by mu_

@@ -269,6 +269,65 @@ TEST(TracerTest, AbsentCollectorCountsExportFailures) {
   EXPECT_GE(c.export_batches_failed, 1u);
 }
 
+// Shutdown: spans still queued (the periodic flush is an hour away) are sent by FlushFor.
+TEST(TracerTest, FlushForExportsWhatIsQueued) {
+  Collected collected;
+  TracerOptions options;
+  options.sample_ratio = 1.0;
+  options.flush_interval_ms = 3'600'000;
+  options.sink = collected.Sink();
+  Tracer tracer(options);
+  for (int i = 0; i < 3; ++i) {
+    RequestTrace trace("", "r", true);
+    trace.End(false, "");
+    tracer.Finish(std::move(trace));
+  }
+  EXPECT_EQ(tracer.queued_spans(), 3u);  // nothing wakes the exporter before the interval
+  EXPECT_TRUE(tracer.FlushFor(60'000));
+  EXPECT_EQ(tracer.queued_spans(), 0u);
+  EXPECT_EQ(tracer.counters().spans_exported, 3u);
+  std::lock_guard<std::mutex> lock(collected.mu);
+  EXPECT_EQ(collected.spans.size(), 3u);
+}
+
+// A collector that never answers: FlushFor gives up after its timeout instead of hanging exit.
+TEST(TracerTest, FlushForIsBoundedWhenTheCollectorHangs) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  int entered = 0;
+  TracerOptions options;
+  options.sample_ratio = 1.0;
+  options.flush_interval_ms = 3'600'000;
+  options.batch_spans = 1;
+  options.sink = [&](const std::string&) {
+    std::unique_lock<std::mutex> lock(mu);
+    ++entered;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+    return true;
+  };
+  Tracer tracer(options);
+  for (int i = 0; i < 2; ++i) {
+    RequestTrace trace("", "r", true);
+    trace.End(false, "");
+    tracer.Finish(std::move(trace));
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return entered > 0; });
+  }
+  EXPECT_FALSE(tracer.FlushFor(20));  // the first span is stuck in the sink
+  EXPECT_EQ(tracer.queued_spans(), 1u);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  EXPECT_TRUE(tracer.FlushFor(60'000));
+  EXPECT_EQ(tracer.counters().spans_exported, 2u);
+}
+
 TEST(TracerTest, DisabledTracerKeepsNothing) {
   Tracer tracer(TracerOptions{});
   EXPECT_FALSE(tracer.enabled());
@@ -276,6 +335,7 @@ TEST(TracerTest, DisabledTracerKeepsNothing) {
   trace.End(true, "x");
   tracer.Finish(std::move(trace));
   tracer.Flush();
+  EXPECT_TRUE(tracer.FlushFor(0));
   EXPECT_EQ(tracer.counters().traces_finished, 0u);
 }
 

@@ -641,14 +641,13 @@ Result<std::shared_ptr<const ModelBundle>> LoadModelBundle(const std::string& bu
                 }).status()));
   }
 
-  // The bundle knows which kind of index it holds; the config contributes search-time knobs.
-  IndexConfig config = index_config;
-  config.type = m.index_type;
-  auto index = index::AnnIndex::Load(JoinPath(bundle_dir, kIndex), config);
-  if (!index.ok()) {
-    Status s = index.status();
-    if (s.code() == StatusCode::kFailedPrecondition) s = DataLossError(s.message());
-    return context(s);
+  // The index file says which kind it holds (and must agree with the manifest); the config
+  // contributes search-time knobs.
+  auto index = index::AnnIndex::Load(JoinPath(bundle_dir, kIndex), index_config);
+  if (!index.ok()) return context(index.status());
+  if ((*index)->type() != m.index_type) {
+    return DataLossError(StrCat("bundle ", bundle_dir, ": index.faiss holds a ", (*index)->type(),
+                                " index, the manifest says ", m.index_type));
   }
   if ((*index)->size() != items || (*index)->dim() != m.dim) {
     return DataLossError(StrCat("bundle ", bundle_dir, ": index.faiss holds ", (*index)->size(),

@@ -20,6 +20,7 @@
 #include "store/embedded_feature_store.h"
 #include "store/redis_feature_store.h"
 #include "train/als.h"
+#include "train/fold_in_params.h"
 
 namespace pulse::serving {
 namespace {
@@ -57,20 +58,42 @@ std::string RandomHex(int chars) {
   return out;
 }
 
-// The training parameters recorded in the bundle's manifest (extra.training), over `fallback`.
-TrainConfig TrainingParameters(const rollout::ModelBundle& model, const TrainConfig& fallback) {
-  TrainConfig config = fallback;
-  nlohmann::json extra = nlohmann::json::parse(model.manifest_extra_json, nullptr, false);
-  if (!extra.is_object()) return config;
-  auto training = extra.find("training");
-  if (training == extra.end() || !training->is_object()) return config;
-  if (auto alpha = training->find("alpha"); alpha != training->end() && alpha->is_number()) {
-    config.alpha = alpha->get<double>();
+// The rung a response was served by, as a span attribute ("" in the response = personalized).
+std::string FallbackRung(const RecommendResponse& response) {
+  return response.fallback.empty() ? std::string("personalized") : response.fallback;
+}
+
+// The `recommend` span of an answer no pipeline ran for (a result-cache hit, a coalesced
+// follower, a stale cached answer): no stage spans, since no stage ran.
+void AddUncomputedSpan(obs::RequestTrace& trace, const RecommendRequest& request,
+                       const RecommendResponse& response, int64_t start_unix_ns, bool cache_hit,
+                       bool coalesced) {
+  if (!trace.recording()) return;
+  obs::Span& span =
+      trace.AddSpan("recommend", trace.root_span_id(), start_unix_ns, obs::UnixNanosNow());
+  span.Set("pulse.user_bucket", obs::UserBucket(request.user_id));  // never the user id
+  span.Set("pulse.model_version", response.model_version);
+  span.Set("pulse.degraded", response.degraded);
+  span.Set("pulse.cache_hit", cache_hit);
+  if (coalesced) span.Set("pulse.coalesced", true);
+  span.Set("pulse.fallback_rung", FallbackRung(response));
+  span.Set("pulse.items", static_cast<int64_t>(response.items.size()));
+}
+
+// As above for the result-cache path, which runs outside ComputeRecommendation: the front end's
+// trace, or (in-process callers, tracing on) one of its own.
+void TraceUncomputedAnswer(const RecommendRequest& request, const RecommendResponse& response,
+                           int64_t start_unix_ns, bool cache_hit, bool coalesced) {
+  if (obs::RequestTrace* trace = obs::CurrentTrace()) {
+    AddUncomputedSpan(*trace, request, response, start_unix_ns, cache_hit, coalesced);
+    return;
   }
-  if (auto reg = training->find("regularization"); reg != training->end() && reg->is_number()) {
-    config.regularization = reg->get<double>();
-  }
-  return config;
+  if (!obs::GlobalTracer().enabled()) return;
+  obs::RequestTrace own(std::string_view(), "recommend", true);
+  own.AdoptTraceId(request.trace_id);
+  AddUncomputedSpan(own, request, response, start_unix_ns, cache_hit, coalesced);
+  own.End(false, {});
+  obs::GlobalTracer().Finish(std::move(own));
 }
 
 // Asks the kernel to back a large read-mostly table with 2 MB pages (transparent huge pages in
@@ -340,6 +363,7 @@ void Engine::RenderMetrics(std::string* out) const {
             deadline_exceeded_in_pipeline_.load(std::memory_order_relaxed), "\n");
   stage_latency_.Render(out);
   candidates_total_.Render(out);
+  pipeline_->RenderMetrics(out);  // pulse_source_budget_exceeded_total{source}
   // The event writer's queue (USE): depth and bound, refusals (backpressure), failed batches.
   const ingest::EventWriter::Stats writer = event_writer_->stats();
   obs::RenderHeader(out, "pulse_event_writer_pending_events", "gauge",
@@ -474,7 +498,7 @@ Result<std::shared_ptr<const ServingSnapshot>> Engine::BuildSnapshot(
     snapshot->items->set_category(i, CategoryId(item->category));
     snapshot->items->set_created_at_ms(i, item->created_at_ms);
   }
-  snapshot->fold_in = TrainingParameters(*model, config_.train);
+  snapshot->fold_in = train::FoldInParameters(*model, config_.train);
   snapshot->gramian = train::ComputeGramian(model->item_factors.data(), n_items, model->dim);
   snapshot->popular_items.resize(n_items);
   std::iota(snapshot->popular_items.begin(), snapshot->popular_items.end(), 0);
@@ -672,6 +696,10 @@ Result<RecommendResponse> Engine::ComputeRecommendation(const RecommendRequest& 
   // Log lines written while serving this request carry its ids.
   std::string request_id = RandomHex(32);
   ScopedLogContext log_context(request_id, trace->trace_id_hex());
+  // Sampled requests remember the log position their user state was read at (`pulse check-skew`
+  // replays the log up to it).
+  const bool log_features = SampledForFeatureLog(request_id, config_.pipeline.feature_log_sample);
+  const uint64_t events_seq = log_features ? data_dir_->EventCount() : 0;
   RETURN_IF_ERROR(ValidateRecommendRequest(request));
   if (request.deadline_us > 0 && start_us >= request.deadline_us) {
     deadline_expired_on_arrival_.fetch_add(1, std::memory_order_relaxed);
@@ -694,7 +722,16 @@ Result<RecommendResponse> Engine::ComputeRecommendation(const RecommendRequest& 
     const int64_t user_start_us = SteadyMicros();
     if (Status prepared = PrepareUser(*snapshot, request, context); !prepared.ok()) {
       // The fallback ladder: a recent cached answer, else the sources that need no user state.
-      if (auto stale = StaleRecommendation(request, *snapshot)) return *std::move(stale);
+      if (auto stale = StaleRecommendation(request, *snapshot)) {
+        AddUncomputedSpan(*trace, request, *stale,
+                          obs::UnixNanosNow() - (SteadyMicros() - start_us) * 1000,
+                          /*cache_hit=*/true, false);
+        if (own_trace) {
+          own_trace->End(false, {});
+          obs::GlobalTracer().Finish(std::move(*own_trace));
+        }
+        return *std::move(stale);
+      }
       static std::atomic<uint64_t> failures{0};
       if (failures.fetch_add(1, std::memory_order_relaxed) % 1000 == 0) {
         LOG_WARN("serving", "serving without user state: ", prepared.ToString());
@@ -736,16 +773,18 @@ Result<RecommendResponse> Engine::ComputeRecommendation(const RecommendRequest& 
     item.source = pipeline_->source_names()[candidate.source];
     response.items.push_back(std::move(item));
   }
+  SetFallbackRung(response, ranked);
   RecordStagesAndSpans(context, *snapshot, request, response, start_us, *trace);
   if (own_trace) {
     own_trace->End(false, {});
     obs::GlobalTracer().Finish(std::move(*own_trace));
   }
-  SetFallbackRung(response, ranked);
-  if (SampledForFeatureLog(response.request_id, config_.pipeline.feature_log_sample)) {
+  if (log_features) {
     // Ranker training data (serving/feature_log.h); best-effort, never fails the request.
-    const std::string record = store::EncodeServedRequest(
-        MakeServedRequest(context, ranked, response.request_id, request.user_id));
+    store::ServedRequest served =
+        MakeServedRequest(context, ranked, response.request_id, request.user_id);
+    served.events_seq = events_seq;
+    const std::string record = store::EncodeServedRequest(served);
     if (Status logged = data_dir_->PutServedRecord(context.now_ms, response.request_id, record);
         !logged.ok()) {
       LOG_WARN("serving", "served-feature log write failed: ", logged.ToString());
@@ -755,7 +794,8 @@ Result<RecommendResponse> Engine::ComputeRecommendation(const RecommendRequest& 
     RecommendDebug debug;
     debug.trace_id = trace->trace_id_hex();
     for (const candidates::StageTrace& stage : context.stages) {
-      debug.stages.push_back({std::string(stage.name), stage.duration_us, stage.candidates});
+      debug.stages.push_back({std::string(stage.name), stage.duration_us, stage.candidates,
+                              std::string(stage.outcome)});
     }
     debug.stages.push_back(
         {"total", SteadyMicros() - start_us, static_cast<int>(response.items.size())});
@@ -794,6 +834,8 @@ void Engine::RecordStagesAndSpans(const RecommendContext& context, const Serving
   span.Set("pulse.index_version", std::string(snapshot.model->index->type()));
   span.Set("pulse.degraded", context.degraded);
   span.Set("pulse.fallback", std::string(context.has_user_vector() ? "none" : "no_user_vector"));
+  span.Set("pulse.cache_hit", false);
+  span.Set("pulse.fallback_rung", FallbackRung(response));
   span.Set("pulse.items", static_cast<int64_t>(response.items.size()));
   span.Set("pulse.removed", static_cast<int64_t>(context.removed.size()));
   const uint64_t parent = span.span_id;
@@ -805,6 +847,7 @@ void Engine::RecordStagesAndSpans(const RecommendContext& context, const Serving
                       (stage.start_us + stage.duration_us) * 1000 + offset_ns);
     child.Set("pulse.stage", std::string(stage.name));
     child.Set("pulse.candidates", static_cast<int64_t>(stage.candidates));
+    if (!stage.outcome.empty()) child.Set("pulse.outcome", std::string(stage.outcome));
     if (std::find(sources.begin(), sources.end(), stage.name) != sources.end()) {
       per_source.emplace_back(StrCat("pulse.candidates.", stage.name), stage.candidates);
     }
@@ -1089,9 +1132,12 @@ Result<RecommendResponse> Engine::RecommendThroughCache(const RecommendRequest& 
     response.request_id = RandomHex(32);  // exposures join on it: one per request, always
     return response;
   };
+  const int64_t start_unix_ns = obs::UnixNanosNow();
   if (std::optional<CachedResponse> hit = result_cache_->Lookup(request.user_id, key)) {
     CountRung(fallback_rungs_, (*hit)->fallback);
-    return answer(**hit);
+    RecommendResponse response = answer(**hit);
+    TraceUncomputedAnswer(request, response, start_unix_ns, /*cache_hit=*/true, false);
+    return response;
   }
   bool computed_here = false;  // this caller ran the pipeline (not a follower, not a late hit)
   resilience::SingleFlight<Result<CachedResponse>>::Outcome outcome =
@@ -1115,7 +1161,11 @@ Result<RecommendResponse> Engine::RecommendThroughCache(const RecommendRequest& 
   // exposures and clicks that carry it join the ranker's training rows; every other caller
   // gets an id of its own.
   if (computed_here) return RecommendResponse(**outcome.value);
-  return answer(**outcome.value);
+  RecommendResponse response = answer(**outcome.value);
+  // A follower shared the leader's computation; otherwise a late hit found it in the cache.
+  TraceUncomputedAnswer(request, response, start_unix_ns, /*cache_hit=*/!outcome.shared,
+                        /*coalesced=*/outcome.shared);
+  return response;
 }
 
 std::optional<RecommendResponse> Engine::StaleRecommendation(const RecommendRequest& request,

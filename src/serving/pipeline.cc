@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "core/log.h"
+#include "obs/metrics.h"
 #include "quality/checks.h"
 #include "ranking/gbdt_scorer.h"
 
@@ -61,15 +62,29 @@ void MergeDuplicates(std::vector<Candidate>& candidates) {
 }
 
 Result<std::unique_ptr<Pipeline>> Pipeline::Create(const PipelineConfig& config) {
+  return CreateForTest(config, nullptr, nullptr);
+}
+
+Result<std::unique_ptr<Pipeline>> Pipeline::CreateForTest(const PipelineConfig& config,
+                                                          SourceFactory make_source,
+                                                          const Clock* steady_clock) {
   std::unique_ptr<Pipeline> pipeline(new Pipeline());
+  pipeline->steady_clock_ = steady_clock;
+  if (!make_source) make_source = candidates::MakeCandidateSource;
   if (config.sources.empty()) return InvalidArgumentError("pipeline needs a candidate source");
   if (config.sources.size() > 255) return InvalidArgumentError("too many candidate sources");
   for (const CandidateSourceConfig& source_config : config.sources) {
-    auto source = candidates::MakeCandidateSource(source_config.name);
+    auto source = make_source(source_config.name);
     if (!source.ok()) return WithContext(source.status(), "pipeline.sources");
+    if (source_config.budget_ms < 0) {
+      return InvalidArgumentError(
+          StrCat("pipeline.sources: ", source_config.name, ": budget_ms must be >= 0"));
+    }
     pipeline->source_names_.emplace_back(source_config.name);
-    pipeline->sources_.push_back({std::move(source).value(), source_config.k});
+    pipeline->sources_.push_back(
+        {std::move(source).value(), source_config.k, source_config.budget_ms * 1000});
   }
+  pipeline->budget_exceeded_ = std::make_unique<std::atomic<uint64_t>[]>(config.sources.size());
   for (const std::string& name : config.filters) {
     auto filter = rules::MakeFilter(name);
     if (!filter.ok()) return WithContext(filter.status(), "pipeline.filters");
@@ -104,40 +119,68 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Create(const PipelineConfig& config)
   return pipeline;
 }
 
-bool Pipeline::Expired(RecommendContext& context) {
-  if (context.deadline_us > 0 && SteadyMicros() >= context.deadline_us) {
+int64_t Pipeline::Now() const {
+  return steady_clock_ != nullptr ? steady_clock_->NowMicros() : SteadyMicros();
+}
+
+bool Pipeline::Expired(RecommendContext& context) const {
+  if (context.deadline_us > 0 && Now() >= context.deadline_us) {
     context.deadline_exceeded = true;
   }
   return context.deadline_exceeded;
+}
+
+bool Pipeline::RunSource(size_t i, RecommendContext& context, std::vector<Candidate>& out) const {
+  const SourceStage& stage = sources_[i];
+  const size_t before = out.size();
+  const int64_t start_us = Now();
+  int64_t deadline_us = context.deadline_us;
+  if (stage.budget_us > 0 && (deadline_us == 0 || start_us + stage.budget_us < deadline_us)) {
+    deadline_us = start_us + stage.budget_us;
+  }
+  context.source_deadline_us = deadline_us;
+  Status status;
+  if (static_cast<int>(i) == fault_delay_source_) {
+    // A slow source that honours its deadline: it gives up when the deadline comes first.
+    const int64_t until_us = deadline_us > 0 ? std::min(start_us + fault_delay_us_, deadline_us)
+                                             : start_us + fault_delay_us_;
+    std::this_thread::sleep_for(std::chrono::microseconds(until_us - start_us));
+    if (deadline_us > 0 && Now() >= deadline_us) {
+      status = DeadlineExceededError("fault injection: source delayed past its deadline");
+    }
+  }
+  if (status.ok()) status = stage.source->Fetch(context, stage.k, static_cast<uint8_t>(i), &out);
+  context.source_deadline_us = 0;
+  std::string_view outcome;
+  if (!status.ok()) {
+    out.resize(before);  // a skipped source contributes nothing (see the header)
+    context.degraded = true;
+    // Only a source stopped by its deadline missed it (its own RPC timeout is a failure); the
+    // request's deadline when that has passed, else the budget (which set the earlier one).
+    const bool stopped_by_deadline =
+        status.code() == StatusCode::kDeadlineExceeded && deadline_us > 0 && Now() >= deadline_us;
+    if (stopped_by_deadline && Expired(context)) {
+      outcome = "deadline_exceeded";
+    } else if (stopped_by_deadline) {
+      outcome = "budget_exceeded";
+      budget_exceeded_[i].fetch_add(1, std::memory_order_relaxed);
+    } else {
+      outcome = "failed";
+      LOG_WARN("serving", "candidate source ", stage.source->name(),
+               " failed: ", status.ToString());
+    }
+  }
+  context.stages.push_back({stage.source->name(), Now() - start_us,
+                            static_cast<int>(out.size() - before), start_us, outcome});
+  return !context.deadline_exceeded;
 }
 
 void Pipeline::Run(RecommendContext& context, std::vector<Candidate>& out) const {
   out.clear();
   context.source_names = source_names_;
   for (size_t i = 0; i < sources_.size(); ++i) {
-    const SourceStage& stage = sources_[i];
     if (Expired(context)) return;
-    size_t before = out.size();
-    int64_t start_us = SteadyMicros();
-    if (static_cast<int>(i) == fault_delay_source_) {
-      // A slow source that honours the deadline: it gives up when the deadline comes first.
-      int64_t until_us = start_us + fault_delay_us_;
-      if (context.deadline_us > 0) until_us = std::min(until_us, context.deadline_us);
-      std::this_thread::sleep_for(std::chrono::microseconds(until_us - start_us));
-      if (Expired(context)) {
-        context.stages.push_back({stage.source->name(), SteadyMicros() - start_us, 0});
-        return;
-      }
-    }
-    Status status = stage.source->Fetch(context, stage.k, static_cast<uint8_t>(i), &out);
-    if (!status.ok()) {
-      context.degraded = true;
-      out.resize(before);
-      LOG_WARN("serving", "candidate source ", stage.source->name(),
-               " failed: ", status.ToString());
-    }
-    context.stages.push_back({stage.source->name(), SteadyMicros() - start_us,
-                              static_cast<int>(out.size() - before), start_us});
+    if (!RunSource(i, context, out)) return;
   }
   if (Expired(context)) return;
   {
@@ -165,6 +208,16 @@ void Pipeline::Run(RecommendContext& context, std::vector<Candidate>& out) const
     if (Expired(context)) return;
     StageTimer timer(context, selector->name(), out);
     selector->Apply(context, out);
+  }
+}
+
+void Pipeline::RenderMetrics(std::string* out) const {
+  obs::RenderHeader(out, "pulse_source_budget_exceeded_total", "counter",
+                    "Candidate sources skipped because they ran past their own budget "
+                    "(pipeline.sources[].budget_ms); each marks its response degraded.");
+  for (size_t i = 0; i < source_names_.size(); ++i) {
+    StrAppend(*out, "pulse_source_budget_exceeded_total{source=\"", source_names_[i], "\"} ",
+              budget_exceeded(i), "\n");
   }
 }
 

@@ -51,6 +51,9 @@ struct StageDebug {
   std::string name;
   int64_t duration_us = 0;
   int candidates = 0;  // candidates produced (sources) or remaining after the stage
+  // A source that did not end normally: "failed", "budget_exceeded" (skipped: past its own
+  // budget), "deadline_exceeded". Empty = ok (and left out of the JSON).
+  std::string outcome;
 };
 
 struct RemovedDebug {

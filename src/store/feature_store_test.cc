@@ -72,18 +72,20 @@ class EmbeddedBackend {
 class RedisBackend {
  public:
   static constexpr bool kNeedsRedis = true;
+  // The server and its --dir both go at exit: the server is killed before its directory is
+  // removed (members are destroyed in reverse order). A leaked, never-deleted TempDir here left
+  // one empty pulse-test-* directory per test process (ctest runs each test alone).
   static RedisServerForTest* Server() {
-    static pulse::testing::TempDir* dir = new pulse::testing::TempDir();
-    static RedisServerForTest* server = [] {
-      auto* s = new RedisServerForTest();
-      if (!RedisServerForTest::Available() || !s->Start(pulse::testing::FreePort(), dir->path())) {
-        delete s;
-        return static_cast<RedisServerForTest*>(nullptr);
-      }
-      std::atexit([] { delete server; });
-      return s;
-    }();
-    return server;
+    struct Shared {
+      Shared()
+          : started(RedisServerForTest::Available() &&
+                    server.Start(pulse::testing::FreePort(), dir.path())) {}
+      pulse::testing::TempDir dir;
+      RedisServerForTest server;
+      bool started;
+    };
+    static Shared shared;
+    return shared.started ? &shared.server : nullptr;
   }
   RedisBackend() {
     static int next = 0;

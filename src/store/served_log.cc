@@ -33,6 +33,7 @@ std::string EncodeServedRequest(const ServedRequest& request) {
                  {"model_version", request.model_version},
                  {"schema", request.schema},
                  {"items", std::move(items)}};
+  if (request.events_seq > 0) record["events_seq"] = request.events_seq;
   return record.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -51,6 +52,10 @@ Result<ServedRequest> DecodeServedRequest(std::string_view record) {
     out.ts_ms = j.at("ts").get<int64_t>();
     out.model_version = j.at("model_version").get<std::string>();
     out.schema = j.at("schema").get<int>();
+    if (auto seq = j.find("events_seq"); seq != j.end()) {
+      if (!seq->is_number_unsigned()) return bad("events_seq");
+      out.events_seq = seq->get<uint64_t>();
+    }
     const json& items = j.at("items");
     if (!items.is_array() || items.size() > kMaxServedItems) return bad("items");
     for (const json& item : items) {

@@ -4,6 +4,8 @@
 //
 // Record: one JSON object, {"v":1,"request_id","user_id","ts","model_version","schema",
 // "items":[{"item_id","position","features":[...]}]}; a NaN feature is written as null.
+// Optional "events_seq" (absent in older records): the event-log sequence number the user's state
+// was read at, so `pulse check-skew` replays exactly the events serving could have seen.
 // Decoding refuses anything else with DataLoss (a corrupt record never crashes a reader).
 // Thread-safety: pure functions. Records hold user ids: never log them.
 #pragma once
@@ -28,7 +30,8 @@ struct ServedRequest {
   std::string user_id;
   int64_t ts_ms = 0;
   std::string model_version;
-  int schema = 0;  // ranking::kRankerFeatureSchema at serving time
+  int schema = 0;           // ranking::kRankerFeatureSchema at serving time
+  uint64_t events_seq = 0;  // DataDir::EventCount() before the user's state was read; 0 = unknown
   std::vector<ServedItem> items;
 };
 

@@ -43,6 +43,20 @@ TEST(ServedLogTest, RoundTripsIncludingMissingFeatures) {
   EXPECT_EQ(out->items[1].features[2], 1.0f);
 }
 
+TEST(ServedLogTest, EventsSeqIsOptional) {
+  ServedRequest in = Sample("r1", 5);
+  auto without = DecodeServedRequest(EncodeServedRequest(in));
+  ASSERT_THAT(without, IsOk());
+  EXPECT_EQ(without->events_seq, 0u);
+  in.events_seq = 42;
+  auto with = DecodeServedRequest(EncodeServedRequest(in));
+  ASSERT_THAT(with, IsOk());
+  EXPECT_EQ(with->events_seq, 42u);
+  EXPECT_THAT(DecodeServedRequest(R"({"v":1,"request_id":"r","user_id":"u","ts":1,)"
+                                  R"("model_version":"v","schema":1,"events_seq":-3,"items":[]})"),
+              StatusIs(StatusCode::kDataLoss));
+}
+
 TEST(ServedLogTest, CorruptRecordsAreDataLossNotCrashes) {
   for (const char* text : {"", "{", "[]", R"({"v":2})", R"({"v":1})",
                            R"({"v":1,"request_id":"r","user_id":"u","ts":1,"model_version":"v",)"

@@ -112,7 +112,16 @@ struct DataRange {
   }
 };
 
-nlohmann::json IndexParametersJson(const IndexConfig& c) {
+nlohmann::json IndexParametersJson(const IndexConfig& c, const index::AnnIndex& built) {
+  if (c.type == "ivf") {
+    const index::IvfParams p = built.ivf_params();
+    return {{"type", c.type},
+            {"ivf_nlist", p.nlist},
+            {"ivf_nprobe", p.tuned_nprobe},
+            {"tuned_recall", p.tuned_recall},
+            {"recall_k", p.recall_k},
+            {"tuning_queries", p.tuning_queries}};
+  }
   return {{"type", c.type}, {"hnsw_m", c.hnsw_m}, {"hnsw_ef_construction", c.hnsw_ef_construction}};
 }
 
@@ -278,12 +287,18 @@ Result<TrainRunSummary> TrainAndWriteBundle(const store::DataDir& data_dir, cons
   Stopwatch index_time;
   progress.Update(
       StrCat("building the ", config.index.type, " index over ", model->num_items, " items"));
+  // ivf tunes its probe count on the users it will serve (a sample of their vectors).
   auto index = index::AnnIndex::Build(model->item_factors.data(), model->num_items, model->dim,
-                                      config.index);
+                                      config.index, model->user_factors);
   if (!index.ok()) return WithContext(index.status(), "building the ANN index");
   summary.index_seconds = index_time.ElapsedSeconds();
+  std::string index_detail;
+  if (const index::IvfParams ivf = (*index)->ivf_params(); ivf.nlist > 0) {
+    index_detail = StrCat(" (", ivf.nlist, " lists, nprobe ", ivf.nprobe, ": recall@", ivf.recall_k,
+                          " ", Fixed(ivf.tuned_recall, 3), " on ", ivf.tuning_queries, " users)");
+  }
   progress.Done(StrCat("built the ", config.index.type, " index over ", model->num_items,
-                       " items in ", Fixed(summary.index_seconds, 2), " s"));
+                       " items in ", Fixed(summary.index_seconds, 2), " s", index_detail));
   if (cancelled()) return CancelledError("training cancelled after building the index");
 
   Stopwatch eval_time;
@@ -323,7 +338,7 @@ Result<TrainRunSummary> TrainAndWriteBundle(const store::DataDir& data_dir, cons
         {"last_seq", range.last_seq}}},
       {"metrics", std::move(metrics)},
       {"feature_schema", FeatureSchemaJson(bundle.dim)},
-      {"index", IndexParametersJson(config.index)},
+      {"index", IndexParametersJson(config.index, *bundle.index)},
       {"popularity_half_life_ms", kPopularityHalfLifeMs},
       {"training_seconds", summary.als_seconds},
   };

@@ -55,7 +55,11 @@ class PrometheusTest : public ::testing::Test {
     const std::string data_dir = dir_->Sub("data");
     ASSERT_EQ(PrepareTrainedDataDir(dir_->path(), data_dir, 200, 150, 5000, 9), "");
     std::string error;
-    server_ = ServerProcess::Start({"serve", "--data-dir", data_dir}, &error).release();
+    // A non-default SLO target: the rules must take it from the server, not assume the default.
+    testing::WriteFile(dir_->Sub("pulse.yaml"), "obs:\n  slo:\n    latency_target: 0.95\n");
+    server_ = ServerProcess::Start(
+                  {"serve", "--data-dir", data_dir, "--config", dir_->Sub("pulse.yaml")}, &error)
+                  .release();
     ASSERT_NE(server_, nullptr) << error;
     ASSERT_TRUE(WaitReady(server_->http_port())) << server_->Output();
     // Some traffic, so request and stage series exist.
@@ -252,6 +256,10 @@ TEST_F(PrometheusTest, RealPrometheusScrapesTheServer) {
   json groups = json::parse(rules->body, nullptr, false)["data"]["groups"];
   ASSERT_TRUE(groups.is_array()) << rules->body;
   EXPECT_EQ(groups.size(), 3u);  // recording, SLO alerts, drift alerts
+  // The error budget the alerts compare with follows the server's configured target.
+  json budget = query("pulse:slo_error_budget:ratio{slo=\"latency\"}");
+  ASSERT_FALSE(budget.is_null()) << testing::ReadFile(log);
+  EXPECT_NEAR(std::stod(budget[0]["value"][1].get<std::string>()), 0.05, 1e-9);
   stop();
 }
 

@@ -1,9 +1,12 @@
 // `pulse serve` under abuse and failure, over real sockets: one client at 10× its quota beside
 // five polite ones (only the abuser is refused, at about its quota); a burst far over capacity
 // (refusals, never a crash, and service at once afterwards); and Redis killed mid-load (answers
-// keep coming, degraded; the breaker opens, then closes by itself once Redis is back).
+// keep coming, degraded; the breaker opens, then closes by itself once Redis is back); and a
+// candidate source slowed by fault injection past its own budget under `pulse bench` load (every
+// answer OK and degraded, within the request deadline; the source is counted as skipped).
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -222,6 +225,71 @@ TEST_F(ResilienceTest, RedisDiesMidLoadBreakerOpensServiceContinuesAndRecovers) 
   EXPECT_NE(metrics.find("pulse_circuit_trips_total{dependency=\"redis\"}"), std::string::npos);
   EXPECT_EQ(metrics.find("pulse_circuit_trips_total{dependency=\"redis\"} 0"), std::string::npos)
       << metrics;
+}
+
+// The value of the sample `name` (with its labels) in Prometheus text; -1 when absent.
+double MetricValue(const std::string& metrics, const std::string& name) {
+  const size_t at = metrics.find("\n" + name + " ");
+  if (at == std::string::npos) return -1;
+  return std::strtod(metrics.c_str() + at + name.size() + 2, nullptr);
+}
+
+TEST_F(ResilienceTest, SourceSlowerThanItsBudgetIsSkippedUnderLoadWithinTheDeadline) {
+  // `ann` waits 5 s (fault injection) but has a 20 ms budget; the request deadline (bench's
+  // --timeout-ms, sent as gRPC deadline) is 500 ms: every answer must come from the other
+  // sources, degraded, long before the deadline.
+  StartServer(
+      "pipeline:\n"
+      "  sources:\n"
+      "    - {name: ann, k: 300, budget_ms: 20}\n"
+      "    - {name: covisit, k: 100}\n"
+      "    - {name: trending, k: 50}\n"
+      "    - {name: popular, k: 100}\n"
+      "  fault_injection: {delay_source: ann, delay_ms: 5000}\n"
+      "resilience: {shed_latency_ms: 5000}\n");
+  constexpr int kDeadlineMs = 500;
+  CommandResult run = RunPulse({"bench", "--target", server_->grpc_target(), "--rps", "50",
+                                "--duration", "3", "--timeout-ms", std::to_string(kDeadlineMs),
+                                "--users", "300", "--unknown-share", "0.1", "--json"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  json out = json::parse(run.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(out.is_object()) << run.out;
+  EXPECT_EQ(out["requests"].get<int>(), 150) << run.out;
+  EXPECT_TRUE(out["errors"].empty()) << "every answer OK: " << out["errors"];
+  EXPECT_LT(out["latency_ms"]["p99"].get<double>(), kDeadlineMs) << run.out;
+
+  // Every computed answer skipped `ann` (coalesced requests share a computed, degraded answer;
+  // degraded answers are never cached).
+  const std::string metrics = Metrics();
+  const double skipped = MetricValue(metrics, "pulse_source_budget_exceeded_total{source=\"ann\"}");
+  const double computed = MetricValue(metrics, "pulse_recommend_computations_total");
+  EXPECT_GT(skipped, 0) << metrics;
+  EXPECT_EQ(skipped, computed) << metrics;
+  EXPECT_EQ(MetricValue(metrics, "pulse_source_budget_exceeded_total{source=\"popular\"}"), 0);
+  EXPECT_EQ(MetricValue(metrics, "pulse_deadline_exceeded_total{where=\"pipeline\"}"), 0);
+
+  // Each answer says so: degraded, and the debug trace names the skipped stage.
+  for (int i = 0; i < 5; ++i) {
+    auto res = Http().Post("/v1/recommend", {{"x-pulse-deadline-ms", "500"}},
+                           json{{"user_id", StrCat("u", 1 + i)}, {"n", 5}, {"debug", true}}.dump(),
+                           "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    json body = json::parse(res->body, nullptr, false);
+    ASSERT_TRUE(body.is_object()) << res->body;
+    EXPECT_EQ(body["degraded"], true) << res->body;
+    EXPECT_FALSE(body["items"].empty()) << res->body;
+    bool found = false;
+    for (const json& stage : body["debug"]["stages"]) {
+      if (stage["name"] != "ann") continue;
+      found = true;
+      EXPECT_EQ(stage.value("outcome", ""), "budget_exceeded") << stage;
+      EXPECT_EQ(stage["candidates"], 0) << stage;
+    }
+    EXPECT_TRUE(found) << res->body;
+  }
+  EXPECT_EQ(MetricValue(Metrics(), "pulse_source_budget_exceeded_total{source=\"ann\"}"),
+            skipped + 5);
 }
 
 }  // namespace

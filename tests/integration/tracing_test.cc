@@ -113,7 +113,9 @@ class TracingTest : public ::testing::Test {
     ASSERT_EQ(PrepareTrainedDataDir(dir_->path(), data_dir, 200, 150, 5000, 5), "");
     testing::WriteFile(dir_->Sub("pulse.yaml"),
                        StrCat("obs:\n  tracing:\n    endpoint: \"http://127.0.0.1:",
-                              collector_->port(), "\"\n    sample_ratio: 1.0\n    flush_ms: 20\n"));
+                              collector_->port(), "\"\n    sample_ratio: 1.0\n    flush_ms: 20\n",
+                              // Long enough that a repeated request is a cache hit on any machine.
+                              "cache:\n  ttl_ms: 600000\n"));
     std::string error;
     server_ = ServerProcess::Start(
                   {"serve", "--data-dir", data_dir, "--config", dir_->Sub("pulse.yaml")}, &error)
@@ -263,6 +265,51 @@ TEST_F(TracingTest, GrpcMetadataTraceparentIsHonoured) {
   ExpectRequestStructure(spans, "grpc recommend");
 }
 
+TEST_F(TracingTest, CacheHitsHaveARecommendSpanButNoStageSpans) {
+  // Not debug (debug answers bypass the cache); a user no other test asks for.
+  constexpr char kMissTrace[] = "6e0c63257de34c926f9efcd03899cc01";
+  constexpr char kHitTrace[] = "6e0c63257de34c926f9efcd03899cc02";
+  constexpr char kLaterTrace[] = "6e0c63257de34c926f9efcd03899cc03";
+  httplib::Client client("127.0.0.1", server_->http_port());
+  client.set_read_timeout(10);
+  const std::string body = R"({"user_id":"u11","n":5})";
+  json responses[3];
+  int i = 0;
+  for (const char* trace : {kMissTrace, kHitTrace, kLaterTrace}) {
+    auto res = client.Post("/v1/recommend",
+                           {{"traceparent", StrCat("00-", trace, "-", kParentSpan, "-01")}},
+                           i == 2 ? R"({"user_id":"u12","n":5})" : body, "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    responses[i++] = json::parse(res->body);
+  }
+  // The first request ran the pipeline.
+  std::vector<json> miss = collector_->WaitForTrace(kMissTrace, 10);
+  ExpectRequestStructure(miss, "http recommend");
+  auto miss_attributes = Attributes(*FindSpan(miss, "recommend"));
+  EXPECT_EQ(miss_attributes["pulse.cache_hit"], false);
+  const std::string rung = responses[0].value("fallback", std::string());
+  EXPECT_EQ(miss_attributes["pulse.fallback_rung"], rung.empty() ? "personalized" : rung);
+
+  // The second was answered from the cache: the server span and a recommend span that says so.
+  // Spans leave in order, so once the later trace arrived the cache hit's are all in.
+  ASSERT_GE(collector_->WaitForTrace(kLaterTrace, 3).size(), 3u);
+  std::vector<json> hit = collector_->WaitForTrace(kHitTrace, 2);
+  ASSERT_EQ(hit.size(), 2u) << json(hit).dump(1);
+  const json* root = FindSpan(hit, "http recommend");
+  const json* recommend = FindSpan(hit, "recommend");
+  ASSERT_NE(root, nullptr);
+  ASSERT_NE(recommend, nullptr);
+  EXPECT_EQ((*recommend)["parentSpanId"], (*root)["spanId"]);
+  auto attributes = Attributes(*recommend);
+  EXPECT_EQ(attributes["pulse.cache_hit"], true);
+  EXPECT_EQ(attributes["pulse.fallback_rung"], rung.empty() ? "personalized" : rung);
+  EXPECT_EQ(attributes["pulse.items"], "5");  // OTLP JSON carries int64 as a string
+  EXPECT_EQ(attributes["pulse.model_version"], responses[1]["model_version"]);
+  EXPECT_TRUE(attributes.count("pulse.user_bucket"));
+  EXPECT_EQ(responses[1]["items"], responses[0]["items"]);
+}
+
 TEST_F(TracingTest, ErrorsAreTracedAndMetricsCountSpans) {
   httplib::Client client("127.0.0.1", server_->http_port());
   auto res = client.Post("/v1/recommend",
@@ -279,6 +326,33 @@ TEST_F(TracingTest, ErrorsAreTracedAndMetricsCountSpans) {
   EXPECT_NE(metrics->body.find("pulse_trace_spans_exported_total "), std::string::npos);
   EXPECT_NE(metrics->body.find("pulse_trace_spans_dropped_total{reason=\"queue_full\"} 0"),
             std::string::npos);
+}
+
+// Spans still queued when the server stops are exported during shutdown, not lost: the
+// periodic flush is an hour away, so only the shutdown flush can deliver them.
+TEST(TracingShutdownTest, QueuedSpansAreFlushedAtShutdown) {
+  constexpr char kShutdownTrace[] = "7d1b2c3a4e5f60718293a4b5c6d7e8f9";
+  testing::TempDir dir;
+  Collector collector;
+  testing::WriteFile(dir.Sub("pulse.yaml"),
+                     StrCat("obs:\n  tracing:\n    endpoint: \"http://127.0.0.1:", collector.port(),
+                            "\"\n    sample_ratio: 1.0\n    flush_ms: 3600000\n"
+                            "    shutdown_flush_ms: 30000\n"));
+  std::string error;
+  // An empty data dir: no model, so recommend fails fast — its trace is kept all the same.
+  auto server = ServerProcess::Start(
+      {"serve", "--data-dir", dir.Sub("data"), "--config", dir.Sub("pulse.yaml")}, &error);
+  ASSERT_NE(server, nullptr) << error;
+  httplib::Client client("127.0.0.1", server->http_port());
+  client.set_read_timeout(10);
+  auto res = client.Post("/v1/recommend",
+                         {{"traceparent", StrCat("00-", kShutdownTrace, "-", kParentSpan, "-01")}},
+                         R"({"user_id":"u1","n":5})", "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(server->Stop(SIGTERM), 0) << server->Output();
+  std::vector<json> spans = collector.WaitForTrace(kShutdownTrace, 1);
+  ASSERT_GE(spans.size(), 1u) << server->Output();
+  EXPECT_NE(FindSpan(spans, "http recommend"), nullptr);
 }
 
 }  // namespace
