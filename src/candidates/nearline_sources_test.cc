@@ -235,20 +235,21 @@ TEST_F(NearlineSourcesTest, CovisitEqualsTheReferenceOnRandomCoVisitation) {
       EXPECT_EQ(out[i].retrieval_score, static_cast<float>(expected[i].second));
     }
   }
+}
 
-  TEST_F(NearlineSourcesTest, CovisitStopsAtItsDeadline) {
-    std::vector<Event> events = {Ev("u0", "a", kT0), Ev("u0", "b", kT0 + 1)};
-    Apply(events);
-    context_.recent_items = {Dense("a")};
-    std::vector<Candidate> out;
-    context_.source_deadline_us = SteadyNowMicros() - 1;  // its budget is already spent
-    EXPECT_THAT(CovisitCandidateSource().Fetch(context_, 10, 0, &out),
-                testing::StatusIs(StatusCode::kDeadlineExceeded));
-    EXPECT_THAT(out, IsEmpty());
-    context_.source_deadline_us = SteadyNowMicros() + 60'000'000;
-    ASSERT_THAT(CovisitCandidateSource().Fetch(context_, 10, 0, &out), testing::IsOk());
-    EXPECT_THAT(out, ElementsAre(Field(&Candidate::item, Dense("b"))));
-  }
+TEST_F(NearlineSourcesTest, CovisitStopsAtItsDeadline) {
+  std::vector<Event> events = {Ev("u0", "a", kT0), Ev("u0", "b", kT0 + 1)};
+  Apply(events);
+  context_.recent_items = {Dense("a")};
+  std::vector<Candidate> out;
+  context_.source_deadline_us = SteadyNowMicros() - 1;  // its budget is already spent
+  EXPECT_THAT(CovisitCandidateSource().Fetch(context_, 10, 0, &out),
+              testing::StatusIs(StatusCode::kDeadlineExceeded));
+  EXPECT_THAT(out, IsEmpty());
+  context_.source_deadline_us = SteadyNowMicros() + 60'000'000;
+  ASSERT_THAT(CovisitCandidateSource().Fetch(context_, 10, 0, &out), testing::IsOk());
+  EXPECT_THAT(out, ElementsAre(Field(&Candidate::item, Dense("b"))));
+}
 
 }  // namespace
 }  // namespace pulse::candidates
