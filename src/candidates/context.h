@@ -117,6 +117,9 @@ struct RecommendContext {
   // Nearline features (trending, co-visitation); null when the processor is not running, and
   // then the sources that read it return nothing.
   const nearline::FeatureView* features = nullptr;
+  // Names `model`'s item dictionary for the nearline sources' cached id mapping
+  // (nearline::ItemIdResolver): unique per serving snapshot, 0 = do not cache.
+  uint32_t model_generation = 0;
   // The running source's deadline (steady-clock micros; 0 = none), set by the pipeline before
   // each Fetch: the earlier of deadline_us and the source's start + its budget. A source with
   // long loops checks SourceDeadlinePassed() and then returns DeadlineExceeded.

@@ -5,10 +5,12 @@
 // neighbour's co-visitation weight, each seed weighted 1/(1 + its recency rank) so the item just
 // engaged steers most. RecommendContext::recent_items are dense ids of the serving model; the
 // processor is keyed by item id strings, so seeds and neighbours are mapped through
-// context.model->items and neighbours the model does not know are skipped.
+// context.model->items and neighbours the model does not know are skipped. Neighbour ids are
+// mapped through the processor's per-snapshot cache (nearline::DenseIdCache, keyed by
+// context.model_generation), so a request pays a hash lookup per seed, not per neighbour.
 // Returns nothing when context.features is null or the user has no recent items.
 // Thread-safety: Fetch is const; each neighbour read takes one processor shard's shared lock.
-// Latency budget: kMaxSeedItems neighbour copies (≤ 50 entries each) and a small sort.
+// Latency budget: kMaxSeedItems neighbour reads (≤ 50 entries each) and a small sort.
 // Explanation: co_engaged_with_recent.
 #pragma once
 

@@ -1,3 +1,6 @@
+#include <algorithm>
+#include <map>
+#include <random>
 #include <vector>
 
 #include "candidates/candidate_source.h"
@@ -132,6 +135,106 @@ TEST_F(NearlineSourcesTest, CovisitReturnsNeighboursOfRecentItemsNewestSeedWeigh
   context_.recent_items = {Dense("e")};  // no co-visitation yet
   ASSERT_THAT(CovisitCandidateSource().Fetch(context_, 10, 0, &out), testing::IsOk());
   EXPECT_THAT(out, IsEmpty());
+}
+
+// With a model generation set, the sources map ids through the processor's per-snapshot cache:
+// the answers must be those of the uncached path, request after request, and after a swap to a
+// model that numbers the items differently (and knows "ghost").
+TEST_F(NearlineSourcesTest, CachedIdMappingAnswersAsTheDictionaryAcrossModelSwaps) {
+  std::vector<Event> events;
+  int64_t ts = kT0;
+  int user = 0;
+  auto pair = [&](const std::string& x, const std::string& y, int times) {
+    for (int i = 0; i < times; ++i) {
+      std::string u = StrCat("u", user++);
+      events.push_back(Ev(u, x, ts++));
+      events.push_back(Ev(u, y, ts++));
+    }
+  };
+  pair("a", "b", 1);
+  pair("d", "c", 3);
+  pair("a", "ghost", 3);
+  pair("e", "c", 2);
+  Apply(events);
+  rollout::ModelBundle swapped;  // other numbering, and it knows ghost
+  for (const char* id : {"ghost", "e", "d", "c", "b", "a"}) swapped.items.Intern(id);
+
+  auto run = [&](const rollout::ModelBundle& model, uint32_t generation) {
+    RecommendContext context;
+    context.model = &model;
+    context.features = &processor_;
+    context.model_generation = generation;
+    for (const char* id : {"a", "d", "e"}) context.recent_items.push_back(*model.items.Find(id));
+    std::vector<Candidate> out;
+    EXPECT_THAT(CovisitCandidateSource().Fetch(context, 10, 0, &out), testing::IsOk());
+    EXPECT_THAT(TrendingCandidateSource().Fetch(context, 10, 1, &out), testing::IsOk());
+    std::vector<std::pair<std::string, float>> named;
+    for (const Candidate& c : out) named.emplace_back(model.items.Name(c.item), c.retrieval_score);
+    return named;
+  };
+  const auto expected = run(model_, 0);
+  const auto expected_swapped = run(swapped, 0);
+  ASSERT_FALSE(expected.empty());
+  // The swapped model knows ghost: it appears there and not in the first model's answer.
+  auto has_ghost = [](const auto& named) {
+    return std::any_of(named.begin(), named.end(),
+                       [](const auto& p) { return p.first == "ghost"; });
+  };
+  EXPECT_FALSE(has_ghost(expected));
+  EXPECT_TRUE(has_ghost(expected_swapped));
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(run(model_, 1), expected);
+    EXPECT_EQ(run(swapped, 2), expected_swapped);
+  }
+}
+
+// Covisit against a reference written the obvious way (string neighbours, dictionary lookups,
+// per-item sums in seed order, then score order with ties by item), on random co-visitation.
+TEST_F(NearlineSourcesTest, CovisitEqualsTheReferenceOnRandomCoVisitation) {
+  rollout::ModelBundle model;
+  for (int i = 0; i < 60; i += 1) {
+    if (i % 7 != 3) model.items.Intern(StrCat("r", i));  // some items unknown to the model
+  }
+  nearline::FeatureProcessor processor({}, nullptr);
+  std::mt19937_64 rng(5);
+  std::vector<Event> events;
+  for (int e = 0; e < 4000; ++e) {
+    events.push_back(Ev(StrCat("u", rng() % 30), StrCat("r", rng() % 60), kT0 + e));
+  }
+  processor.Apply(events, kT0 + 4000);
+  for (int round = 0; round < 50; ++round) {
+    RecommendContext context;
+    context.model = &model;
+    context.features = &processor;
+    context.model_generation = 1 + round % 2;  // generation 2 is the same dictionary: still exact
+    for (size_t i = 0, n = 1 + rng() % 12; i < n; ++i) {
+      context.recent_items.push_back(static_cast<DenseId>(rng() % model.items.size()));
+    }
+    const int k = 1 + static_cast<int>(rng() % 40);
+    std::vector<Candidate> out;
+    ASSERT_THAT(CovisitCandidateSource().Fetch(context, k, 0, &out), testing::IsOk());
+
+    const size_t want = static_cast<size_t>(WithSeenHeadroom(k, context));
+    std::map<DenseId, double> sums;  // per item, summed in seed order
+    for (size_t rank = 0; rank < std::min<size_t>(context.recent_items.size(), 10); ++rank) {
+      const DenseId seed = context.recent_items[rank];
+      for (const nearline::Neighbor& n : processor.Neighbors(model.items.Name(seed), want)) {
+        std::optional<DenseId> dense = model.items.Find(n.item_id);
+        if (!dense || *dense == seed) continue;
+        sums[*dense] += n.weight * (1.0 / static_cast<double>(1 + rank));
+      }
+    }
+    std::vector<std::pair<DenseId, double>> expected(sums.begin(), sums.end());
+    std::sort(expected.begin(), expected.end(), [](const auto& a, const auto& b) {
+      return a.second != b.second ? a.second > b.second : a.first < b.first;
+    });
+    expected.resize(std::min(expected.size(), want));
+    ASSERT_EQ(out.size(), expected.size()) << "round " << round;
+    for (size_t i = 0; i < out.size(); ++i) {
+      EXPECT_EQ(out[i].item, expected[i].first) << "round " << round << " rank " << i;
+      EXPECT_EQ(out[i].retrieval_score, static_cast<float>(expected[i].second));
+    }
+  }
 }
 
 TEST_F(NearlineSourcesTest, CovisitStopsAtItsDeadline) {

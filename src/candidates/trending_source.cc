@@ -10,10 +10,12 @@ Status TrendingCandidateSource::Fetch(const RecommendContext& context, int k, ui
   nearline::TrendingSnapshot trending = context.features->Trending();
   if (trending == nullptr) return OkStatus();
   const size_t want = static_cast<size_t>(WithSeenHeadroom(k, context));
+  const nearline::ItemIdResolver resolver{&context.model->items, context.model_generation};
   size_t added = 0;
   for (const nearline::TrendingItem& item : *trending) {
     if (added == want) break;
-    std::optional<DenseId> dense = context.model->items.Find(item.item_id);
+    // Mapped once per model snapshot and trending snapshot, not per request.
+    std::optional<DenseId> dense = item.dense.Resolve(item.item_id, resolver);
     if (!dense) continue;  // not in the serving model (new since training, or unknown)
     Candidate candidate;
     candidate.item = *dense;

@@ -19,9 +19,9 @@
 //         tunes nprobe: the smallest value whose mean recall@k against exact search over sample
 //         queries (user vectors when given) reaches the target; it is stored in the file (FAISS's
 //         nprobe field) and reported by params().
-//   hnsw  FAISS HNSW with an AVX2 distance computer. Recall@200 vs exact on 100K x 64 clustered
-//         data is only 0.82 at ef_search 256 and each query costs ~0.5-1 ms at k = 300, which is
-//         why ivf replaced it as the default (docs/BENCHMARKS.md has the comparison).
+//   hnsw  FAISS HNSW with an AVX2 distance computer. On trained ALS factors of 90K items a query
+//         costs 0.5-0.65 ms of CPU at k = 200-330 against ivf's 41-52 µs, for 1-2 points more
+//         recall (docs/BENCHMARKS.md), which is why ivf replaced it as the default.
 //   flat  exact search (FAISS IndexFlatIP), for small catalogs and as ground truth.
 // Load reads whatever kind the file holds; the config supplies that kind's search-time knobs.
 //

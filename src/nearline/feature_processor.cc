@@ -135,7 +135,8 @@ struct FeatureProcessor::ItemState {
   SparseRing<4, kHourMs, 24> hours;      // 24h
   struct Counter {
     std::string item_id;
-    double weight = 0;  // decayed to neighbors_ts
+    double weight = 0;   // decayed to neighbors_ts
+    DenseIdCache dense;  // item_id in the serving model; reset when item_id changes
   };
   std::vector<Counter> neighbors;  // unordered; at most max_neighbors (space-saving)
   int64_t neighbors_ts = kNoTime;
@@ -385,6 +386,7 @@ void FeatureProcessor::AddCovisit(const std::string& from, const std::string& to
       item.neighbors.begin(), item.neighbors.end(),
       [](const ItemState::Counter& a, const ItemState::Counter& b) { return a.weight < b.weight; });
   lightest->item_id = to;
+  lightest->dense.Reset();  // readers hold the shard lock shared: none is reading it now
   lightest->weight += increment;
 }
 
@@ -545,6 +547,41 @@ TrendingSnapshot FeatureProcessor::Trending() const {
   return trending_;
 }
 
+namespace {
+
+// The top `k` of `item`'s neighbour counters into `ranked`, heaviest first, ties by id (caller
+// holds the item's shard lock). Pointers are ranked and only the kept neighbours copied: moving
+// strings through a heap costs more than the ranking itself.
+void RankNeighbors(const FeatureProcessor::ItemState& item, size_t k,
+                   std::vector<const FeatureProcessor::ItemState::Counter*>* ranked) {
+  using Counter = FeatureProcessor::ItemState::Counter;
+  ranked->clear();
+  for (const Counter& n : item.neighbors) ranked->push_back(&n);
+  auto order = [](const Counter* a, const Counter* b) {
+    if (a->weight != b->weight) return a->weight > b->weight;
+    return a->item_id < b->item_id;
+  };
+  // The order is total (ids are unique in a list), so selecting the top `keep` and sorting them
+  // gives exactly partial_sort's answer; partial_sort heap-sorts even when everything is kept
+  // (k is usually above max_neighbors), several times slower than introsort.
+  size_t keep = std::min(k, ranked->size());
+  if (keep < ranked->size()) {
+    std::nth_element(ranked->begin(), ranked->begin() + static_cast<ptrdiff_t>(keep), ranked->end(),
+                     order);
+    ranked->resize(keep);
+  }
+  std::sort(ranked->begin(), ranked->end(), order);
+}
+
+}  // namespace
+
+double FeatureProcessor::NeighborDecay(const ItemState& item, int64_t now) const {
+  // One factor for the whole list: it was decayed as a unit to neighbors_ts.
+  return item.neighbors_ts == kNoTime
+             ? 1.0
+             : Decay(now - item.neighbors_ts, options_.covisit_half_life_ms);
+}
+
 std::vector<Neighbor> FeatureProcessor::Neighbors(std::string_view item_id, size_t k) const {
   const int64_t now = max_event_ts();
   std::vector<Neighbor> out;
@@ -552,26 +589,30 @@ std::vector<Neighbor> FeatureProcessor::Neighbors(std::string_view item_id, size
   std::shared_lock lock(shard.mu);
   auto it = shard.map.find(item_id);
   if (it == shard.map.end()) return out;
-  const ItemState& item = it->second;
-  // Rank pointers, then copy only the kept neighbours: moving strings through a heap costs more
-  // than the ranking itself.
   thread_local std::vector<const ItemState::Counter*> ranked;
-  ranked.clear();
-  for (const auto& n : item.neighbors) ranked.push_back(&n);
-  auto order = [](const ItemState::Counter* a, const ItemState::Counter* b) {
-    if (a->weight != b->weight) return a->weight > b->weight;
-    return a->item_id < b->item_id;
-  };
-  size_t keep = std::min(k, ranked.size());
-  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<ptrdiff_t>(keep), ranked.end(),
-                    order);
-  // One factor for the whole list: it was decayed as a unit to neighbors_ts.
-  double factor = item.neighbors_ts == kNoTime
-                      ? 1.0
-                      : Decay(now - item.neighbors_ts, options_.covisit_half_life_ms);
-  out.reserve(keep);
-  for (size_t i = 0; i < keep; ++i) out.push_back({ranked[i]->item_id, ranked[i]->weight * factor});
+  RankNeighbors(it->second, k, &ranked);
+  const double factor = NeighborDecay(it->second, now);
+  out.reserve(ranked.size());
+  for (const ItemState::Counter* n : ranked) out.push_back({n->item_id, n->weight * factor});
   return out;
+}
+
+void FeatureProcessor::ResolvedNeighbors(std::string_view item_id, size_t k,
+                                         const ItemIdResolver& resolver,
+                                         std::vector<ResolvedNeighbor>* out) const {
+  const int64_t now = max_event_ts();
+  out->clear();
+  Shard<ItemState>& shard = ItemShard(item_id);
+  std::shared_lock lock(shard.mu);
+  auto it = shard.map.find(item_id);
+  if (it == shard.map.end()) return;
+  // Same ranking and weights as Neighbors; the ids are mapped, not copied.
+  thread_local std::vector<const ItemState::Counter*> ranked;
+  RankNeighbors(it->second, k, &ranked);
+  const double factor = NeighborDecay(it->second, now);
+  for (const ItemState::Counter* n : ranked) {
+    out->push_back({n->dense.Resolve(n->item_id, resolver), n->weight * factor});
+  }
 }
 
 std::string FeatureProcessor::Serialize() const {

@@ -109,6 +109,8 @@ class FeatureProcessor final : public FeatureView {
   std::optional<ItemFeatures> Item(std::string_view item_id) const override;
   TrendingSnapshot Trending() const override;
   std::vector<Neighbor> Neighbors(std::string_view item_id, size_t k) const override;
+  void ResolvedNeighbors(std::string_view item_id, size_t k, const ItemIdResolver& resolver,
+                         std::vector<ResolvedNeighbor>* out) const override;
 
   // Versioned binary checkpoint of the whole state (windows, neighbours, recent ids, clock,
   // counters). Writer thread only (it must not race Apply). Options are not stored: the owner
@@ -130,6 +132,8 @@ class FeatureProcessor final : public FeatureView {
   };
 
   void ApplyOne(const Event& event, int64_t now_ms);
+  // The factor that decays `item`'s neighbour weights to `now` (caller holds its shard lock).
+  double NeighborDecay(const ItemState& item, int64_t now) const;
   void AddCovisit(const std::string& from, const std::string& to, int64_t ts_ms);
   void RememberId(const std::string& id);
   void EvictUsers(Shard<UserState>& shard);

@@ -274,6 +274,74 @@ TEST(FeatureProcessorTest, CovisitationKeepsBoundedTopNeighbours) {
   EXPECT_THAT(p.Neighbors("hub", 1), SizeIs(1));
 }
 
+// ResolvedNeighbors must equal Neighbors with each id looked up in the dictionary: same order,
+// same weights, unknown ids kept in place — with the cache cold, warm, after space-saving hands
+// a counter to another item, and under another dictionary (a model swap).
+TEST(FeatureProcessorTest, ResolvedNeighborsEqualNeighborsMappedThroughTheDictionary) {
+  ProcessorOptions options;
+  options.max_neighbors = 4;  // small: counters change hands often
+  FeatureProcessor p(options, nullptr);
+  IdDictionary model_a, model_b;
+  for (int i = 0; i < 30; i += 2) model_a.Intern(StrCat("i", i));  // even ids only
+  for (int i = 29; i >= 0; --i) model_b.Intern(StrCat("i", i));    // all, other numbering
+  std::mt19937_64 rng(7);
+  int64_t ts = kT0;
+  auto check = [&](const IdDictionary& dict, uint32_t generation) {
+    const ItemIdResolver resolver{&dict, generation};
+    std::vector<ResolvedNeighbor> resolved;
+    int compared = 0;
+    for (int i = 0; i < 30; ++i) {
+      const std::string id = StrCat("i", i);
+      for (size_t k : {size_t{2}, size_t{10}}) {
+        std::vector<Neighbor> expected = p.Neighbors(id, k);
+        p.ResolvedNeighbors(id, k, resolver, &resolved);
+        ASSERT_EQ(resolved.size(), expected.size()) << id;
+        for (size_t j = 0; j < expected.size(); ++j) {
+          EXPECT_EQ(resolved[j].item, dict.Find(expected[j].item_id)) << id << " " << j;
+          EXPECT_EQ(resolved[j].weight, expected[j].weight) << id << " " << j;
+          ++compared;
+        }
+      }
+    }
+    EXPECT_GT(compared, 100);
+  };
+  for (int round = 0; round < 6; ++round) {
+    std::vector<Event> events;
+    for (int e = 0; e < 300; ++e) {
+      std::string u = StrCat("u", rng() % 20);
+      events.push_back(Ev(u, StrCat("i", rng() % 30), EventType::kClick, ts++));
+    }
+    ApplyAt(p, events);
+    check(model_a, 1);  // cold, then warm
+    check(model_a, 1);
+    check(model_b, 2);  // a swap: every cached id is of the other model
+    check(model_a, 0);  // no caching
+    check(model_a, 1);  // back (two snapshots serve at once during a swap)
+  }
+  // Unknown items have no neighbours.
+  std::vector<ResolvedNeighbor> resolved = {{1, 1.0}};
+  p.ResolvedNeighbors("unknown", 10, {&model_a, 1}, &resolved);
+  EXPECT_TRUE(resolved.empty());
+}
+
+TEST(FeatureProcessorTest, TrendingItemsCacheTheirDenseIdPerGeneration) {
+  IdDictionary model_a, model_b;
+  model_a.Intern("x");
+  model_a.Intern("y");
+  model_b.Intern("y");
+  TrendingItem item{"y", 1.0, 1};
+  EXPECT_EQ(item.dense.Resolve(item.item_id, {&model_a, 1}), std::optional<DenseId>(1));
+  EXPECT_EQ(item.dense.Resolve(item.item_id, {&model_a, 1}), std::optional<DenseId>(1));
+  EXPECT_EQ(item.dense.Resolve(item.item_id, {&model_b, 2}), std::optional<DenseId>(0));
+  TrendingItem copy = item;  // copies carry the cached word
+  EXPECT_EQ(copy.dense.Resolve(copy.item_id, {&model_b, 2}), std::optional<DenseId>(0));
+  TrendingItem ghost{"ghost", 1.0, 1};
+  EXPECT_EQ(ghost.dense.Resolve(ghost.item_id, {&model_a, 1}), std::nullopt);
+  EXPECT_EQ(ghost.dense.Resolve(ghost.item_id, {&model_a, 1}), std::nullopt);
+  model_a.Intern("ghost");  // generation 0 never caches: a mutable dictionary is seen as it is
+  EXPECT_EQ(ghost.dense.Resolve(ghost.item_id, {&model_a, 0}), std::optional<DenseId>(2));
+}
+
 TEST(FeatureProcessorTest, BurstItemOvertakesSteadyItemInTrending) {
   FeatureProcessor p({}, nullptr);
   std::vector<Event> events;

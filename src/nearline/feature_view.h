@@ -11,6 +11,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -18,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/ids.h"
 #include "core/types.h"
 
 namespace pulse::nearline {
@@ -58,16 +60,69 @@ struct ItemFeatures {
   double trending_velocity = 0;
 };
 
+// Which model dictionary item ids are mapped into on the request path. `generation` names the
+// dictionary for caching: every resolver with one generation must map every id the same way
+// (serving gives each model snapshot its own, never reused); 0 = do not cache.
+struct ItemIdResolver {
+  const IdDictionary* items = nullptr;
+  uint32_t generation = 0;
+};
+
+// A model dense id cached beside a nearline item id, so requests map each neighbour or trending
+// id by hash lookup once per model snapshot instead of once per request. One atomic word
+// (generation << 32 | dense id, kUnknown for ids the model lacks): a stale word is recognised
+// by its generation, never used. Readers fill it concurrently (relaxed: the word is
+// self-contained, and the id it caches is immutable while readers can see it — the writer
+// resets it whenever it changes the id, under its exclusive lock). Copies carry the word.
+class DenseIdCache {
+ public:
+  DenseIdCache() = default;
+  DenseIdCache(const DenseIdCache& other) : word_(other.word_.load(std::memory_order_relaxed)) {}
+  DenseIdCache& operator=(const DenseIdCache& other) {
+    word_.store(other.word_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    return *this;
+  }
+  // `id`'s dense id under `resolver` (nullopt when the model does not know it), from the cache
+  // when it was resolved under the same generation.
+  std::optional<DenseId> Resolve(std::string_view id, const ItemIdResolver& resolver) const {
+    const uint64_t word = word_.load(std::memory_order_relaxed);
+    if (resolver.generation != 0 && (word >> 32) == resolver.generation) {
+      const auto dense = static_cast<DenseId>(word);
+      if (dense == kUnknown) return std::nullopt;
+      return dense;
+    }
+    std::optional<DenseId> dense = resolver.items->Find(id);
+    if (resolver.generation != 0 && (!dense || *dense != kUnknown)) {
+      word_.store((uint64_t{resolver.generation} << 32) | (dense ? *dense : kUnknown),
+                  std::memory_order_relaxed);
+    }
+    return dense;
+  }
+  // Forgets the cached id (the id it belongs to changed).
+  void Reset() { word_.store(0, std::memory_order_relaxed); }
+
+ private:
+  static constexpr DenseId kUnknown = 0xffffffffu;
+  mutable std::atomic<uint64_t> word_{0};
+};
+
 struct TrendingItem {
   std::string item_id;
   double velocity = 0;
   int64_t engagements_1h = 0;
+  DenseIdCache dense;  // item_id in the serving model (request path)
 };
 using TrendingSnapshot = std::shared_ptr<const std::vector<TrendingItem>>;
 
 struct Neighbor {
   std::string item_id;
   double weight = 0;  // decayed co-visitation count (space-saving estimate: an upper bound)
+};
+
+// A neighbour mapped into a model: `item` is nullopt when the model does not know it.
+struct ResolvedNeighbor {
+  std::optional<DenseId> item;
+  double weight = 0;
 };
 
 class FeatureView {
@@ -79,6 +134,16 @@ class FeatureView {
   virtual TrendingSnapshot Trending() const = 0;
   // Up to `k` co-visited neighbours of `item_id`, heaviest first.
   virtual std::vector<Neighbor> Neighbors(std::string_view item_id, size_t k) const = 0;
+  // The same list as Neighbors (same order, same weights, unknown ids included), each id mapped
+  // through `resolver`, into `out` (cleared first; a caller reuses it across requests). This
+  // default maps the copies; the processor maps without copying strings and caches the mapping.
+  virtual void ResolvedNeighbors(std::string_view item_id, size_t k, const ItemIdResolver& resolver,
+                                 std::vector<ResolvedNeighbor>* out) const {
+    out->clear();
+    for (const Neighbor& n : Neighbors(item_id, k)) {
+      out->push_back({resolver.items->Find(n.item_id), n.weight});
+    }
+  }
 };
 
 }  // namespace pulse::nearline

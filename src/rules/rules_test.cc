@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <random>
 
 #include "gtest/gtest.h"
 #include "rules/filter.h"
@@ -79,6 +80,28 @@ TEST(SelectorTest, RankByScoreBreaksTiesByItem) {
   candidates[0].score = 2.0f;
   RankByScore().Apply(context, candidates);
   EXPECT_EQ(Ids(candidates), (std::vector<DenseId>{3, 1, 2}));
+}
+
+// The top-n mode must give the full sort's first n, in order: random scores with many ties.
+TEST(SelectorTest, RankByScoreTopNEqualsTheFullSortsHead) {
+  std::mt19937 rng(3);
+  for (int round = 0; round < 200; ++round) {
+    RecommendContext context;
+    context.n = static_cast<int>(rng() % 40);
+    std::vector<DenseId> ids(rng() % 60);
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<DenseId>(i * 7 % 61);
+    std::shuffle(ids.begin(), ids.end(), rng);
+    std::vector<Candidate> full(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) full[i].item = ids[i];
+    for (auto& c : full) c.score = static_cast<float>(rng() % 5);
+    std::vector<Candidate> top = full;
+    RankByScore().Apply(context, full);
+    RankByScore(/*only_top_n=*/true).Apply(context, top);
+    ASSERT_EQ(top.size(), full.size());
+    TruncateTopN().Apply(context, full);
+    TruncateTopN().Apply(context, top);
+    EXPECT_EQ(Ids(top), Ids(full)) << "round " << round;
+  }
 }
 
 TEST(SelectorTest, CapPerCategoryDefersOverflowAndBackfills) {

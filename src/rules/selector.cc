@@ -9,11 +9,18 @@ using candidates::Candidate;
 using candidates::ItemTable;
 using candidates::RecommendContext;
 
-void RankByScore::Apply(RecommendContext& /*context*/, std::vector<Candidate>& candidates) const {
-  std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+void RankByScore::Apply(RecommendContext& context, std::vector<Candidate>& candidates) const {
+  auto better = [](const Candidate& a, const Candidate& b) {
     if (a.score != b.score) return a.score > b.score;
     return a.item < b.item;
-  });
+  };
+  const size_t n = context.n > 0 ? static_cast<size_t>(context.n) : 0;
+  if (only_top_n_ && n < candidates.size()) {
+    std::partial_sort(candidates.begin(), candidates.begin() + static_cast<ptrdiff_t>(n),
+                      candidates.end(), better);
+  } else {
+    std::sort(candidates.begin(), candidates.end(), better);
+  }
 }
 
 void CapPerCategory::Apply(RecommendContext& context, std::vector<Candidate>& candidates) const {

@@ -24,9 +24,17 @@ class Selector {
 
 class RankByScore final : public Selector {
  public:
+  RankByScore() = default;
+  // `only_top_n`: order just the first context.n candidates (the rest follow in unspecified
+  // order) — for a pipeline whose next selector is TruncateTopN, which drops the rest. The first
+  // n are the same, in the same order, as with a full sort (the order is total).
+  explicit RankByScore(bool only_top_n) : only_top_n_(only_top_n) {}
   std::string_view name() const override { return "rank_by_score"; }
   void Apply(candidates::RecommendContext& context,
              std::vector<candidates::Candidate>& candidates) const override;
+
+ private:
+  bool only_top_n_ = false;
 };
 
 class CapPerCategory final : public Selector {

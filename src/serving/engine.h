@@ -65,6 +65,9 @@ struct ServingSnapshot {
   std::unique_ptr<candidates::ItemTable> items;  // availability flags mutate in place
   std::vector<float> gramian;                    // YᵀY of the item factors, for fold-in
   std::vector<DenseId> popular_items;            // by popularity, most popular first
+  // Unique per snapshot built by this process (never reused, never 0): names the model's item
+  // dictionary for caches of id → dense id mappings (RecommendContext::model_generation).
+  uint32_t generation = 0;
   // The confidence/regularization the bundle was trained with: fold-in must solve the same
   // problem as training did, whatever this server's own config says.
   TrainConfig fold_in;

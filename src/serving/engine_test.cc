@@ -352,5 +352,49 @@ TEST_F(EngineTest, CorruptNearlineCheckpointFallsBackToTheLog) {
   EXPECT_EQ(engine->nearline_counters().applied, 3);
 }
 
+// The per-thread user-state memo must be invisible: a thread that computed this user before
+// (memo warm) answers exactly as a fresh thread (memo cold) — same items, same scores — before
+// and after the user's history changes.
+TEST_F(EngineTest, RememberedUserStateAnswersAsAFreshComputation) {
+  config_.cache.ttl_ms = 0;  // every request computes
+  WriteBundle();
+  auto engine = MakeEngine();
+  RecommendRequest request;
+  request.user_id = "alice";
+  request.n = 8;
+  auto fresh = [&] {
+    Result<RecommendResponse> out = InternalError("not run");
+    std::thread([&] { out = engine->Recommend(request); }).join();
+    return out;
+  };
+  auto same = [](const RecommendResponse& a, const RecommendResponse& b) {
+    ASSERT_EQ(a.items.size(), b.items.size());
+    for (size_t i = 0; i < a.items.size(); ++i) {
+      EXPECT_EQ(a.items[i].item_id, b.items[i].item_id) << i;
+      EXPECT_EQ(a.items[i].score, b.items[i].score) << i;
+      EXPECT_EQ(a.items[i].source, b.items[i].source) << i;
+    }
+  };
+  for (int round = 0; round < 3; ++round) {
+    auto warm = engine->Recommend(request);  // round > 0: from this thread's memo
+    auto cold = fresh();
+    ASSERT_THAT(warm, IsOk());
+    ASSERT_THAT(cold, IsOk());
+    same(*warm, *cold);
+    // Alice turns to cluster B: the remembered state is of the old history and must not serve.
+    const std::string item = StrCat("i", 10 + round);
+    ASSERT_THAT(
+        engine->PublishEvents(
+            {Click("alice", item, SystemClock::Get().NowMillis(), StrCat("m", round))}, "test"),
+        IsOk());
+    auto after = engine->Recommend(request);
+    ASSERT_THAT(after, IsOk());
+    auto after_cold = fresh();
+    ASSERT_THAT(after_cold, IsOk());
+    same(*after, *after_cold);
+    for (const auto& served : after->items) EXPECT_NE(served.item_id, item);  // now seen
+  }
+}
+
 }  // namespace
 }  // namespace pulse::serving

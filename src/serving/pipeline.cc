@@ -39,17 +39,27 @@ class StageTimer {
   int64_t start_us_;
 };
 
-// Keeps the first candidate of each item (sources run in priority order).
-void MergeDuplicates(std::vector<Candidate>& candidates) {
-  std::stable_sort(candidates.begin(), candidates.end(),
-                   [](const Candidate& a, const Candidate& b) { return a.item < b.item; });
-  candidates.erase(
-      std::unique(candidates.begin(), candidates.end(),
-                  [](const Candidate& a, const Candidate& b) { return a.item == b.item; }),
-      candidates.end());
-}
-
 }  // namespace
+
+// Keeps the first candidate of each item (sources run in priority order), ordered by item: what
+// a stable sort by item and std::unique give, computed by sorting 8-byte (item, position) keys
+// in reused per-thread buffers rather than merge-sorting the candidates through a heap buffer.
+void MergeDuplicates(std::vector<Candidate>& candidates) {
+  thread_local std::vector<uint64_t> keys;
+  thread_local std::vector<Candidate> merged;
+  keys.clear();
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    keys.push_back(uint64_t{candidates[i].item} << 32 | i);
+  }
+  std::sort(keys.begin(), keys.end());
+  merged.clear();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    // Within an item, the lowest position (the first source's candidate) sorts first.
+    if (i > 0 && (keys[i] >> 32) == (keys[i - 1] >> 32)) continue;
+    merged.push_back(candidates[static_cast<uint32_t>(keys[i])]);
+  }
+  candidates.swap(merged);
+}
 
 Result<std::unique_ptr<Pipeline>> Pipeline::Create(const PipelineConfig& config) {
   return CreateForTest(config, nullptr, nullptr);
@@ -85,7 +95,9 @@ Result<std::unique_ptr<Pipeline>> Pipeline::CreateForTest(const PipelineConfig& 
   if (!scorer.ok()) return WithContext(scorer.status(), "pipeline.scorer_weights");
   // The learned ranker when the request's bundle has one, the linear scorer otherwise.
   pipeline->scorer_ = std::make_unique<ranking::GbdtScorer>(std::move(scorer).value());
-  pipeline->selectors_.push_back(std::make_unique<rules::RankByScore>());
+  // Without a category cap the next selector is truncate_top_n: only the first n need ordering.
+  pipeline->selectors_.push_back(
+      std::make_unique<rules::RankByScore>(/*only_top_n=*/config.max_per_category <= 0));
   if (config.max_per_category > 0) {
     pipeline->selectors_.push_back(
         std::make_unique<rules::CapPerCategory>(config.max_per_category));

@@ -48,6 +48,9 @@
 
 namespace pulse::serving {
 
+// The merge stage: keeps the first candidate of each item, ordered by item (exposed for tests).
+void MergeDuplicates(std::vector<candidates::Candidate>& candidates);
+
 class Pipeline {
  public:
   // InvalidArgument naming the stage when a configured name is unknown.

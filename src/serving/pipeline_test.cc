@@ -3,8 +3,10 @@
 // a fake source that "works" by advancing a FakeClock (no sleeps) is skipped at its budget.
 #include "serving/pipeline.h"
 
+#include <algorithm>
 #include <memory>
 #include <numeric>
+#include <random>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -34,6 +36,33 @@ struct Request {
     context.n = 3;
   }
 };
+
+// The merge must equal what it replaced: a stable sort by item, then the first of each item.
+TEST(MergeDuplicatesTest, KeepsTheFirstCandidateOfEachItemOrderedByItem) {
+  std::mt19937 rng(11);
+  for (int round = 0; round < 100; ++round) {
+    std::vector<candidates::Candidate> input(rng() % 600);
+    for (size_t i = 0; i < input.size(); ++i) {
+      input[i].item = static_cast<DenseId>(rng() % 300);
+      input[i].source = static_cast<uint8_t>(rng() % 4);
+      input[i].retrieval_score = static_cast<float>(i);  // identifies the original position
+    }
+    std::vector<candidates::Candidate> expected = input;
+    std::stable_sort(expected.begin(), expected.end(),
+                     [](const auto& a, const auto& b) { return a.item < b.item; });
+    expected.erase(std::unique(expected.begin(), expected.end(),
+                               [](const auto& a, const auto& b) { return a.item == b.item; }),
+                   expected.end());
+    std::vector<candidates::Candidate> merged = input;
+    MergeDuplicates(merged);
+    ASSERT_EQ(merged.size(), expected.size());
+    for (size_t i = 0; i < merged.size(); ++i) {
+      EXPECT_EQ(merged[i].item, expected[i].item);
+      EXPECT_EQ(merged[i].source, expected[i].source);
+      EXPECT_EQ(merged[i].retrieval_score, expected[i].retrieval_score);
+    }
+  }
+}
 
 TEST(PipelineDeadlineTest, WithoutDeadlineEveryStageRuns) {
   auto pipeline = Pipeline::Create(TwoSources());

@@ -210,10 +210,13 @@ std::vector<float> ComputeGramian(const float* item_factors, size_t n_items, int
 void FoldInUser(const float* item_factors, int dim, const float* gramian,
                 std::span<const DenseId> items, std::span<const float> weights,
                 const TrainConfig& config, float* out) {
-  std::vector<DenseId> ids;
-  std::vector<float> conf;
-  ids.reserve(items.size());
-  conf.reserve(items.size());
+  // Serving folds in on every uncached request: the buffers are reused per thread (and per
+  // dimension) instead of a dozen heap blocks per call. Every one is fully rewritten per call.
+  thread_local std::vector<DenseId> ids;
+  thread_local std::vector<float> conf;
+  thread_local std::unique_ptr<RowScratch> scratch;
+  ids.clear();
+  conf.clear();
   const size_t n = std::min(items.size(), weights.size());
   for (size_t k = 0; k < n; ++k) {
     if (!(weights[k] > 0) || !std::isfinite(weights[k])) continue;
@@ -224,9 +227,9 @@ void FoldInUser(const float* item_factors, int dim, const float* gramian,
     std::fill(out, out + dim, 0.0f);
     return;
   }
-  RowScratch scratch(dim);
+  if (scratch == nullptr || scratch->b.size() != dim) scratch = std::make_unique<RowScratch>(dim);
   SolveRowExact(item_factors, dim, gramian, ids, conf.data(), RowRegularization(ids.size(), config),
-                scratch, out);
+                *scratch, out);
 }
 
 double AlsLoss(const Interactions& data, const float* user_factors, const float* item_factors,

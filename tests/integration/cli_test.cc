@@ -26,6 +26,25 @@ TEST(CliTest, UnknownCommandAndFlagsAreUsageErrors) {
   }
 }
 
+TEST(CliTest, HelpPrintsTheCommandsUsage) {
+  for (const char* command : {"serve", "gen", "import", "train", "eval", "bench", "models"}) {
+    auto result = RunPulse({command, "--help"});
+    EXPECT_EQ(result.exit_code, 0) << command << ": " << result.err;
+    EXPECT_EQ(result.out.rfind(std::string("usage: pulse ") + command + " ", 0), 0u)
+        << command << ": " << result.out;
+  }
+  // Both eval forms, with their continuation lines.
+  auto eval = RunPulse({"help", "eval"});
+  EXPECT_EQ(eval.exit_code, 0);
+  EXPECT_NE(eval.out.find("--protocol"), std::string::npos) << eval.out;
+  EXPECT_NE(eval.out.find("--tune"), std::string::npos) << eval.out;
+  EXPECT_EQ(eval.out.find("bench"), std::string::npos) << eval.out;
+  auto bench = RunPulse({"bench", "-h"});
+  EXPECT_NE(bench.out.find("--find-max"), std::string::npos) << bench.out;
+  // Unknown commands stay usage errors.
+  EXPECT_EQ(RunPulse({"help", "frobnicate"}).exit_code, 2);
+}
+
 TEST(CliTest, ServeRejectsBadConfigNamingTheKey) {
   testing::TempDir dir;
   testing::WriteFile(dir.Sub("bad.yaml"), "server:\n  http_adr: 127.0.0.1:1\n");
