@@ -4,6 +4,8 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -21,6 +23,16 @@ class FakePulseService final : public serving::PulseService {
   // Recommend: validates like the real service, then returns min(n, 3) items "i0", "i1", ...
   // (score 0.9, 0.8, ...; explanation "popular", source "popular"), plus debug when asked.
   Result<serving::RecommendResponse> Recommend(const serving::RecommendRequest& request) override {
+    {
+      // HoldRecommends: wait here (counted in held_recommends) until ReleaseRecommends.
+      std::unique_lock<std::mutex> hold(hold_mu_);
+      if (holding_) {
+        ++held_;
+        hold_cv_.notify_all();
+        hold_cv_.wait(hold, [this] { return !holding_; });
+        --held_;
+      }
+    }
     std::lock_guard<std::mutex> lock(mu_);
     last_recommend_ = request;
     ++recommend_calls_;
@@ -148,6 +160,21 @@ class FakePulseService final : public serving::PulseService {
   }
 
   // ---- test controls ----
+  void HoldRecommends() {
+    std::lock_guard<std::mutex> lock(hold_mu_);
+    holding_ = true;
+  }
+  void ReleaseRecommends() {
+    std::lock_guard<std::mutex> lock(hold_mu_);
+    holding_ = false;
+    hold_cv_.notify_all();
+  }
+  // Waits up to `timeout` until at least `count` calls are held; returns how many are.
+  int WaitHeld(int count, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(hold_mu_);
+    hold_cv_.wait_for(lock, timeout, [&] { return held_ >= count; });
+    return held_;
+  }
   void SetReady(bool ready) {
     std::lock_guard<std::mutex> lock(mu_);
     ready_ = ready;
@@ -194,6 +221,10 @@ class FakePulseService final : public serving::PulseService {
   }
 
  private:
+  std::mutex hold_mu_;
+  std::condition_variable hold_cv_;
+  bool holding_ = false;
+  int held_ = 0;
   mutable std::mutex mu_;
   std::map<std::string, Item> items_;
   std::optional<serving::RecommendRequest> last_recommend_;

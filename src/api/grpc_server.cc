@@ -501,6 +501,9 @@ Status GrpcServer::Start(const std::string& address) {
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &selected_port);
   // Without this a second server could bind a busy port and split the traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  if (impl_->config.grpc_max_streams > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, impl_->config.grpc_max_streams);
+  }
   const int64_t max_message = std::clamp<int64_t>(impl_->config.max_body_bytes, 0, INT32_MAX);
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_message));
   for (auto& service : impl_->services) builder.RegisterService(service.get());

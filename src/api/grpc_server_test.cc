@@ -385,6 +385,42 @@ TEST_F(GrpcServerTest, PublishErrorsMapOneToOne) {
   EXPECT_EQ(metrics_.RequestCount("publish_events", "RESOURCE_EXHAUSTED"), 1u);
 }
 
+// server.grpc_max_streams caps the calls one connection has open: with 1, a second and third
+// call wait in the client while the first is held in the service; without the cap they reach
+// the server (here both workers).
+TEST_F(GrpcServerTest, MaxStreamsBoundsCallsInFlightPerConnection) {
+  for (const int max_streams : {0, 1}) {
+    SCOPED_TRACE(max_streams);
+    ServerConfig config;
+    config.grpc_max_streams = max_streams;
+    StartServer(config);
+    service_.HoldRecommends();
+    auto stub = v1::Recommender::NewStub(channel_);
+    constexpr int kCalls = 3;
+    std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+    std::vector<v1::RecommendRequest> requests(kCalls);
+    std::vector<v1::RecommendResponse> responses(kCalls);
+    std::vector<std::promise<grpc::Status>> done(kCalls);
+    for (int i = 0; i < kCalls; ++i) {
+      contexts.push_back(Context());
+      requests[i].set_user_id(StrCat("u", i));
+      stub->async()->Recommend(contexts[i].get(), &requests[i], &responses[i],
+                               [&done, i](grpc::Status s) { done[i].set_value(std::move(s)); });
+    }
+    ASSERT_GE(service_.WaitHeld(1, std::chrono::seconds(10)), 1);
+    if (max_streams == 1) {
+      // A negative check needs a wait: long enough for a second call to have arrived.
+      EXPECT_EQ(service_.WaitHeld(2, std::chrono::milliseconds(300)), 1);
+    } else {
+      EXPECT_GE(service_.WaitHeld(2, std::chrono::seconds(10)), 2);
+    }
+    service_.ReleaseRecommends();
+    for (int i = 0; i < kCalls; ++i) {
+      EXPECT_TRUE(done[i].get_future().get().ok()) << "call " << i;
+    }
+  }
+}
+
 TEST_F(GrpcServerTest, ConcurrentCallsAllSucceed) {
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};

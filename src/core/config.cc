@@ -58,13 +58,14 @@ Status ParseServer(const YAML::Node& node, ServerConfig* c) {
   RETURN_IF_ERROR(
       CheckKeys(node, p,
                 {"http_addr", "grpc_addr", "role", "max_body_bytes", "http_threads", "grpc_threads",
-                 "model_poll_ms", "drain_timeout_ms", "default_deadline_ms"}));
+                 "grpc_max_streams", "model_poll_ms", "drain_timeout_ms", "default_deadline_ms"}));
   RETURN_IF_ERROR(ReadString(node, p, "http_addr", &c->http_addr));
   RETURN_IF_ERROR(ReadString(node, p, "grpc_addr", &c->grpc_addr));
   RETURN_IF_ERROR(ReadString(node, p, "role", &c->role));
   RETURN_IF_ERROR(ReadInt(node, p, "max_body_bytes", &c->max_body_bytes));
   RETURN_IF_ERROR(ReadInt(node, p, "http_threads", &c->http_threads));
   RETURN_IF_ERROR(ReadInt(node, p, "grpc_threads", &c->grpc_threads));
+  RETURN_IF_ERROR(ReadInt(node, p, "grpc_max_streams", &c->grpc_max_streams));
   RETURN_IF_ERROR(ReadInt(node, p, "model_poll_ms", &c->model_poll_ms));
   RETURN_IF_ERROR(ReadInt(node, p, "drain_timeout_ms", &c->drain_timeout_ms));
   RETURN_IF_ERROR(ReadInt(node, p, "default_deadline_ms", &c->default_deadline_ms));
@@ -335,6 +336,9 @@ Status ValidateConfig(const Config& c) {
   if (c.server.max_body_bytes < 1024) return bad("server.max_body_bytes: must be >= 1024");
   if (c.server.http_threads < 1 || c.server.http_threads > 1024) {
     return bad("server.http_threads: must be in 1..1024");
+  }
+  if (c.server.grpc_max_streams < 0 || c.server.grpc_max_streams > 1'000'000) {
+    return bad("server.grpc_max_streams: must be in 0..1000000 (0 = no limit)");
   }
   if (c.server.grpc_threads < 1 || c.server.grpc_threads > 1024) {
     return bad("server.grpc_threads: must be in 1..1024");

@@ -21,6 +21,11 @@ struct ServerConfig {
   int64_t max_body_bytes = 1 << 20;
   int http_threads = 8;
   int grpc_threads = 4;
+  // HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: calls one client connection may have open at once.
+  // Beyond it the client's library holds calls back (they wait and time out there, costing the
+  // server nothing), so a flood cannot leave a backlog the server keeps working through after
+  // it ends. 0 = gRPC's default (no limit).
+  int grpc_max_streams = 100;
   int64_t model_poll_ms = 5000;  // how often serving looks for a newer model bundle
   int64_t drain_timeout_ms = 5000;
   // Deadline of a recommend request that brings none (gRPC deadline, x-pulse-deadline-ms); 0 =
