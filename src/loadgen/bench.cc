@@ -40,8 +40,8 @@ Result<BenchOptions> ParseBenchFlags(const std::vector<std::string>& args) {
   ASSIGN_OR_RETURN(Flags flags,
                    Flags::Parse(args,
                                 {"target", "rps", "duration", "shape", "proto", "users", "zipf",
-                                 "unknown-share", "user-prefix", "n", "connections", "timeout-ms",
-                                 "batch-us", "seed", "p99-ms", "step", "max-steps"},
+                                 "unknown-share", "user-prefix", "api-key", "n", "connections",
+                                 "timeout-ms", "batch-us", "seed", "p99-ms", "step", "max-steps"},
                                 {"json", "find-max"}));
   if (!flags.positional().empty()) {
     return InvalidArgumentError(StrCat("unexpected argument '", flags.positional()[0], "'"));
@@ -75,6 +75,10 @@ Result<BenchOptions> ParseBenchFlags(const std::vector<std::string>& args) {
   options.user_prefix = flags.GetString("user-prefix", options.user_prefix);
   if (options.user_prefix.size() > 64) {
     return InvalidArgumentError("--user-prefix is at most 64 characters");
+  }
+  options.api_key = flags.GetString("api-key", options.api_key);
+  if (options.api_key.size() > 256 || options.api_key.find_first_of("\r\n") != std::string::npos) {
+    return InvalidArgumentError("--api-key is at most 256 characters, on one line");
   }
   ASSIGN_OR_RETURN(int64_t n, flags.GetInt("n", options.n));
   RETURN_IF_ERROR(CheckRange("n", static_cast<double>(n), 1, 200));

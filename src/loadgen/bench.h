@@ -41,6 +41,9 @@ struct BenchOptions {
   double zipf = 1.0;            // exponent of user popularity (0 = uniform)
   double unknown_share = 0.05;  // share of requests for never-seen users
   std::string user_prefix = "u";
+  // Sent as x-api-key (HTTP header / gRPC metadata): the server's rate limits are per key, so
+  // several benches with different keys play different clients.
+  std::string api_key;
   int n = 10;                 // items per request
   int connections = 0;        // HTTP connections / gRPC channels; 0 = 8 HTTP, 4 gRPC
   int64_t timeout_ms = 1000;  // per request; also its deadline

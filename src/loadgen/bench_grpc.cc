@@ -88,6 +88,7 @@ BenchResult RunGrpc(const BenchOptions& options, double rps, const ZipfSampler& 
       call->request.set_n(options.n);
       call->context.set_deadline(std::chrono::system_clock::now() +
                                  std::chrono::milliseconds(options.timeout_ms));
+      if (!options.api_key.empty()) call->context.AddMetadata("x-api-key", options.api_key);
       shared.in_flight.fetch_add(1, std::memory_order_relaxed);
       v1::Recommender::Stub& stub = *stubs[next_stub];
       next_stub = (next_stub + 1) % stubs.size();

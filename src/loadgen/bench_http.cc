@@ -58,7 +58,8 @@ BenchResult RunHttp(const BenchOptions& options, double rps, const ZipfSampler& 
       client.set_connection_timeout(timeout);
       client.set_read_timeout(timeout);
       client.set_write_timeout(timeout);
-      const httplib::Headers headers = {{"x-pulse-deadline-ms", deadline}};
+      httplib::Headers headers = {{"x-pulse-deadline-ms", deadline}};
+      if (!options.api_key.empty()) headers.emplace("x-api-key", options.api_key);
       UserPicker picker(&users, options.unknown_share, options.user_prefix,
                         options.seed * 1000003 + static_cast<uint64_t>(c));
       Schedule schedule(options.shape, rps, options.duration_s, connections, c);

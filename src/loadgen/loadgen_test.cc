@@ -265,6 +265,9 @@ TEST(BenchFlagsTest, BadFlagsNameTheProblem) {
   EXPECT_THAT(with({"--batch-us", "-1"}), HasSubstr("--batch-us must be between"));
   EXPECT_THAT(with({"--proto", "http", "--batch-us", "100"}), HasSubstr("grpc only"));
   EXPECT_EQ(with({"--batch-us", "200"}), "ok");
+  EXPECT_EQ(with({"--api-key", "client-7"}), "ok");
+  EXPECT_THAT(with({"--api-key", std::string(257, 'k')}), HasSubstr("--api-key"));
+  EXPECT_THAT(with({"--api-key", "a\r\nx-evil: 1"}), HasSubstr("--api-key"));
   EXPECT_THAT(with({"--p99-ms", "5"}), HasSubstr("--p99-ms needs --find-max"));
   EXPECT_EQ(with({"--find-max", "--p99-ms", "5"}), "ok");
   EXPECT_THAT(with({"--bogus", "1"}), HasSubstr("unknown flag --bogus"));

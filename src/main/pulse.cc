@@ -33,7 +33,7 @@ commands:
   eval     --format movielens|jsonl FILE --protocol leave-last-out|temporal [--k 10,20] [--json]
   bench    --target ADDR --rps R --duration S [--shape flat|diurnal|spike] [--proto grpc|http]
            [--json] [--users N] [--zipf S] [--unknown-share F] [--n N] [--connections C]
-           [--timeout-ms T] [--batch-us U] [--seed S] [--find-max [--p99-ms B] [--step F] [--max-steps K]]
+           [--api-key K] [--timeout-ms T] [--batch-us U] [--seed S] [--find-max [--p99-ms B] [--step F] [--max-steps K]]
   version
 )";
 

@@ -100,6 +100,38 @@ TEST_F(BenchTest, FindMaxReportsTheHighestPassingRate) {
   }
 }
 
+// --api-key: the server's rate limit is per key, so a second key starts with a full burst while
+// the first key's bucket is empty (without the key both runs would share the address's bucket).
+TEST(BenchApiKeyTest, EachKeyIsItsOwnClientToTheRateLimit) {
+  testing::TempDir dir;
+  ASSERT_EQ(PrepareTrainedDataDir(dir.path(), dir.Sub("data"), 50, 60, 1500, 3), "");
+  testing::WriteFile(dir.Sub("pulse.yaml"),
+                     "resilience: {rate_limit_rps: 1, rate_limit_burst: 10}\n");
+  std::string error;
+  auto server = ServerProcess::Start(
+      {"serve", "--config", dir.Sub("pulse.yaml"), "--data-dir", dir.Sub("data")}, &error);
+  ASSERT_NE(server, nullptr) << error;
+  ASSERT_TRUE(WaitReady(server->http_port())) << server->Output();
+  for (const std::string proto : {"grpc", "http"}) {
+    SCOPED_TRACE(proto);
+    const std::string target =
+        StrCat("127.0.0.1:", proto == "http" ? server->http_port() : server->grpc_port());
+    for (const std::string& key : {"first-" + proto, "second-" + proto}) {
+      CommandResult run =
+          RunPulse({"bench", "--target", target, "--proto", proto, "--rps", "40", "--duration", "1",
+                    "--users", "50", "--json", "--api-key", key});
+      ASSERT_EQ(run.exit_code, 0) << run.err;
+      json out = json::parse(run.out, nullptr, /*allow_exceptions=*/false);
+      ASSERT_TRUE(out.is_object()) << run.out;
+      const int requests = out["requests"].get<int>();
+      const int limited = out["errors"].value("RESOURCE_EXHAUSTED", 0);  // 429 over HTTP
+      // Each key gets its burst of 10 (plus about one refill) and no more.
+      EXPECT_GE(requests - limited, 10) << key << ": " << run.out;
+      EXPECT_LE(requests - limited, 13) << key << ": " << run.out;
+    }
+  }
+}
+
 TEST_F(BenchTest, BadFlagsExitWithCode2AndAMessage) {
   struct Case {
     std::vector<std::string> args;
