@@ -320,24 +320,12 @@ serving::EventInput EventInputFromJson(const json& object, std::string raw) {
 std::vector<std::string_view> ArrayElementTexts(std::string_view array) {
   std::vector<std::string_view> out;
   int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
+  JsonStringState strings;
   size_t start = 0;
   for (size_t i = 0; i < array.size(); ++i) {
     const char c = array[i];
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
+    if (strings.InString(c)) continue;
+    if (c == '[' || c == '{') {
       if (++depth == 1) start = i + 1;
     } else if (c == ']' || c == '}') {
       if (depth-- == 1) out.push_back(Trim(array.substr(start, i - start)));
