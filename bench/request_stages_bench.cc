@@ -3,6 +3,10 @@
 //   BM_CovisitBefore   neighbour lists copied as strings, each neighbour mapped by a dictionary
 //                      hash lookup, per-item sums by std::stable_sort (the previous Fetch)
 //   BM_Covisit         CovisitCandidateSource::Fetch: dense ids cached per model snapshot
+// and (issue 5, session 4):
+//   BM_CovisitSortedSums  session 3's Fetch: per-item sums by sorting (item, position) keys; its
+//                      neighbour reads are already the presorted lists (the reader-side sort it
+//                      paid is gone from the processor: compare with main's binary for that)
 //   BM_MergeBefore     std::stable_sort by item + std::unique (the previous merge stage)
 //   BM_Merge           serving::MergeDuplicates: sorted (item, position) keys
 //   BM_RankBefore      std::sort of every candidate (the previous rank_by_score)
@@ -158,6 +162,70 @@ void BM_Covisit(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Covisit)->Unit(benchmark::kMicrosecond);
+
+// Session 3's CovisitCandidateSource::Fetch, verbatim but for the names.
+void CovisitSortedSums(const RecommendContext& context, int k, std::vector<Candidate>* out) {
+  const IdDictionary& items = context.model->items;
+  const nearline::ItemIdResolver resolver{&items, context.model_generation};
+  const size_t want = static_cast<size_t>(candidates::WithSeenHeadroom(k, context));
+  const size_t seeds = std::min(context.recent_items.size(), size_t{10});
+  thread_local std::vector<std::pair<DenseId, double>> ranked;
+  thread_local std::vector<nearline::ResolvedNeighbor> neighbors;
+  ranked.clear();
+  for (size_t rank = 0; rank < seeds; ++rank) {
+    DenseId seed = context.recent_items[rank];
+    if (seed >= items.size()) continue;
+    double seed_weight = 1.0 / static_cast<double>(1 + rank);
+    context.features->ResolvedNeighbors(items.Name(seed), want, resolver, &neighbors);
+    for (const nearline::ResolvedNeighbor& neighbor : neighbors) {
+      if (!neighbor.item || *neighbor.item == seed) continue;
+      ranked.emplace_back(*neighbor.item, neighbor.weight * seed_weight);
+    }
+  }
+  thread_local std::vector<uint64_t> keys;
+  thread_local std::vector<std::pair<DenseId, double>> summed;
+  keys.clear();
+  for (size_t i = 0; i < ranked.size(); ++i) keys.push_back(uint64_t{ranked[i].first} << 32 | i);
+  std::sort(keys.begin(), keys.end());
+  summed.clear();
+  for (uint64_t key : keys) {
+    const auto& [item, score] = ranked[static_cast<uint32_t>(key)];
+    if (!summed.empty() && summed.back().first == item) {
+      summed.back().second += score;
+    } else {
+      summed.emplace_back(item, score);
+    }
+  }
+  ranked.swap(summed);
+  auto order = [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  };
+  size_t keep = std::min(want, ranked.size());
+  if (keep < ranked.size()) {
+    std::nth_element(ranked.begin(), ranked.begin() + static_cast<ptrdiff_t>(keep), ranked.end(),
+                     order);
+  }
+  std::sort(ranked.begin(), ranked.begin() + static_cast<ptrdiff_t>(keep), order);
+  for (size_t i = 0; i < keep; ++i) {
+    Candidate candidate;
+    candidate.item = ranked[i].first;
+    candidate.retrieval_score = static_cast<float>(ranked[i].second);
+    out->push_back(candidate);
+  }
+}
+
+void BM_CovisitSortedSums(benchmark::State& state) {
+  World& world = TheWorld();
+  std::vector<Candidate> out;
+  size_t user = 0;
+  for (auto _ : state) {
+    RecommendContext context = CovisitContext(world, user++, 1);
+    out.clear();
+    CovisitSortedSums(context, kCovisitK, &out);
+    benchmark::DoNotOptimize(out.data());
+  }
+}
+BENCHMARK(BM_CovisitSortedSums)->Unit(benchmark::kMicrosecond);
 
 // ~550 candidates in source order: ann 330 random, then covisit/trending/popular overlapping it.
 std::vector<std::vector<Candidate>> MergedLists() {

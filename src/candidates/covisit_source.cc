@@ -1,12 +1,77 @@
 #include "candidates/covisit_source.h"
 
 #include <algorithm>
+#include <bit>
 #include <utility>
 #include <vector>
 
 #include "nearline/feature_view.h"
 
 namespace pulse::candidates {
+
+namespace {
+
+// Per-item sums in first-appearance order (seed order; float sums depend on the order), in an
+// open-addressed table of positions into `sums`, one per thread: no sort of the (item, score)
+// pairs and no hash node per neighbour. Entries are cleared by the next request through the
+// positions they recorded, so an early return leaves nothing behind.
+class ItemSums {
+ public:
+  struct Sum {
+    DenseId item;
+    uint32_t slot;  // its cell in table_
+    double score;
+  };
+
+  void Clear() {
+    for (const Sum& sum : sums_) table_[sum.slot] = 0;
+    sums_.clear();
+  }
+  // Makes room for `more` new items at a load of at most 1/2.
+  void Reserve(size_t more) {
+    const size_t need = 2 * (sums_.size() + more);
+    if (need <= table_.size()) return;
+    size_t size = std::max<size_t>(table_.size(), 256);
+    while (size < need) size *= 2;
+    table_.assign(size, 0);
+    shift_ = 64 - std::countr_zero(size);
+    for (uint32_t i = 0; i < sums_.size(); ++i) Place(i);
+  }
+  // Call Reserve first.
+  void Add(DenseId item, double score) {
+    const size_t mask = table_.size() - 1;
+    for (size_t cell = Hash(item);; cell = (cell + 1) & mask) {
+      const uint32_t entry = table_[cell];
+      if (entry == 0) {
+        table_[cell] = static_cast<uint32_t>(sums_.size() + 1);
+        sums_.push_back({item, static_cast<uint32_t>(cell), score});
+        return;
+      }
+      if (sums_[entry - 1].item == item) {
+        sums_[entry - 1].score += score;
+        return;
+      }
+    }
+  }
+  std::vector<Sum>& sums() { return sums_; }
+
+ private:
+  // Fibonacci hashing: the top bits of the product, so neighbouring ids spread out.
+  size_t Hash(DenseId item) const { return (uint64_t{item} * 0x9E3779B97F4A7C15ull) >> shift_; }
+  void Place(uint32_t i) {
+    const size_t mask = table_.size() - 1;
+    size_t cell = Hash(sums_[i].item);
+    while (table_[cell] != 0) cell = (cell + 1) & mask;
+    table_[cell] = i + 1;
+    sums_[i].slot = static_cast<uint32_t>(cell);
+  }
+
+  std::vector<uint32_t> table_;  // 0 = empty, else 1 + index into sums_
+  int shift_ = 64;
+  std::vector<Sum> sums_;
+};
+
+}  // namespace
 
 Status CovisitCandidateSource::Fetch(const RecommendContext& context, int k, uint8_t source_index,
                                      std::vector<Candidate>* out) const {
@@ -18,11 +83,9 @@ Status CovisitCandidateSource::Fetch(const RecommendContext& context, int k, uin
   const nearline::ItemIdResolver resolver{&items, context.model_generation};
   const size_t want = static_cast<size_t>(WithSeenHeadroom(k, context));
   const size_t seeds = std::min(context.recent_items.size(), kMaxSeedItems);
-  // (item, weighted score) pairs summed per item by sorting: one reused buffer per thread
-  // instead of a hash node per neighbour on every request.
-  thread_local std::vector<std::pair<DenseId, double>> ranked;
+  thread_local ItemSums sums;
   thread_local std::vector<nearline::ResolvedNeighbor> neighbors;
-  ranked.clear();
+  sums.Clear();
   for (size_t rank = 0; rank < seeds; ++rank) {
     // Its budget (serving/pipeline.h): one neighbour list per seed is the unit of work.
     if (context.SourceDeadlinePassed()) return DeadlineExceededError("covisit: past its deadline");
@@ -32,34 +95,19 @@ Status CovisitCandidateSource::Fetch(const RecommendContext& context, int k, uin
     // Neighbour ids arrive as dense ids of this model (mapped once per snapshot, not per
     // request); ids the model does not know still take their place in the top `want`.
     context.features->ResolvedNeighbors(items.Name(seed), want, resolver, &neighbors);
+    sums.Reserve(neighbors.size());
     for (const nearline::ResolvedNeighbor& neighbor : neighbors) {
       if (!neighbor.item || *neighbor.item == seed) continue;
-      ranked.emplace_back(*neighbor.item, neighbor.weight * seed_weight);
+      sums.Add(*neighbor.item, neighbor.weight * seed_weight);
     }
   }
-  // Summed per item in seed order (what a stable sort by item gives; float sums depend on the
-  // order): (item, position) keys are sorted instead of merge-sorting the pairs through a heap
-  // buffer.
-  thread_local std::vector<uint64_t> keys;
-  thread_local std::vector<std::pair<DenseId, double>> summed;
-  keys.clear();
-  for (size_t i = 0; i < ranked.size(); ++i) keys.push_back(uint64_t{ranked[i].first} << 32 | i);
-  std::sort(keys.begin(), keys.end());
-  summed.clear();
-  for (uint64_t key : keys) {
-    const auto& [item, score] = ranked[static_cast<uint32_t>(key)];
-    if (!summed.empty() && summed.back().first == item) {
-      summed.back().second += score;
-    } else {
-      summed.emplace_back(item, score);
-    }
-  }
-  ranked.swap(summed);
-  auto order = [](const auto& a, const auto& b) {
-    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  std::vector<ItemSums::Sum>& ranked = sums.sums();
+  auto order = [](const ItemSums::Sum& a, const ItemSums::Sum& b) {
+    return a.score != b.score ? a.score > b.score : a.item < b.item;
   };
   // Items are unique here, so the order is total: selecting the top `keep` then sorting them is
-  // exactly partial_sort's answer, without its heap (keep is often most of the list).
+  // exactly partial_sort's answer, without its heap (keep is often most of the list). Reordering
+  // leaves each entry's table cell recorded, so Clear still finds them.
   size_t keep = std::min(want, ranked.size());
   if (keep < ranked.size()) {
     std::nth_element(ranked.begin(), ranked.begin() + static_cast<ptrdiff_t>(keep), ranked.end(),
@@ -68,10 +116,10 @@ Status CovisitCandidateSource::Fetch(const RecommendContext& context, int k, uin
   std::sort(ranked.begin(), ranked.begin() + static_cast<ptrdiff_t>(keep), order);
   for (size_t i = 0; i < keep; ++i) {
     Candidate candidate;
-    candidate.item = ranked[i].first;
+    candidate.item = ranked[i].item;
     candidate.source = source_index;
     candidate.explanation = kExplainCoEngagedWithRecent;
-    candidate.retrieval_score = static_cast<float>(ranked[i].second);
+    candidate.retrieval_score = static_cast<float>(ranked[i].score);
     out->push_back(candidate);
   }
   return OkStatus();

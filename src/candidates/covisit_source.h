@@ -10,7 +10,8 @@
 // context.model_generation), so a request pays a hash lookup per seed, not per neighbour.
 // Returns nothing when context.features is null or the user has no recent items.
 // Thread-safety: Fetch is const; each neighbour read takes one processor shard's shared lock.
-// Latency budget: kMaxSeedItems neighbour reads (≤ 50 entries each) and a small sort.
+// Latency budget: kMaxSeedItems neighbour reads (≤ 50 entries each, already in rank order),
+// per-item sums in a small per-thread hash table, and a sort of the kept items.
 // Explanation: co_engaged_with_recent.
 #pragma once
 

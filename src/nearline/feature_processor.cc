@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 
+#include "nearline/neighbor_list.h"
+
 namespace pulse::nearline {
 namespace {
 
@@ -133,12 +135,7 @@ struct FeatureProcessor::UserState {
 struct FeatureProcessor::ItemState {
   SparseRing<4, kMinuteMs, 60> minutes;  // 5m and 1h
   SparseRing<4, kHourMs, 24> hours;      // 24h
-  struct Counter {
-    std::string item_id;
-    double weight = 0;   // decayed to neighbors_ts
-    DenseIdCache dense;  // item_id in the serving model; reset when item_id changes
-  };
-  std::vector<Counter> neighbors;  // unordered; at most max_neighbors (space-saving)
+  NeighborList neighbors;                // at most max_neighbors (space-saving), in reading order
   int64_t neighbors_ts = kNoTime;
   int64_t last_ts = kNoTime;
   bool touched = false;  // listed in touched_items_ (not serialized)
@@ -364,30 +361,15 @@ void FeatureProcessor::AddCovisit(const std::string& from, const std::string& to
   if (item.neighbors_ts == kNoTime) {
     item.neighbors_ts = ts_ms;
   } else if (ts_ms > item.neighbors_ts) {
-    double factor = Decay(ts_ms - item.neighbors_ts, options_.covisit_half_life_ms);
-    for (auto& n : item.neighbors) n.weight *= factor;
+    item.neighbors.Scale(Decay(ts_ms - item.neighbors_ts, options_.covisit_half_life_ms));
     item.neighbors_ts = ts_ms;
   } else {
     increment = Decay(item.neighbors_ts - ts_ms, options_.covisit_half_life_ms);
   }
-  for (auto& n : item.neighbors) {
-    if (n.item_id == to) {
-      n.weight += increment;
-      return;
-    }
-  }
-  if (item.neighbors.size() < options_.max_neighbors) {
-    item.neighbors.push_back({to, increment});
-    return;
-  }
-  // Space-saving: the new neighbour takes over the lightest counter and inherits its weight, so a
-  // counter over-estimates by at most the weight it inherited and heavy neighbours are never lost.
-  auto lightest = std::min_element(
-      item.neighbors.begin(), item.neighbors.end(),
-      [](const ItemState::Counter& a, const ItemState::Counter& b) { return a.weight < b.weight; });
-  lightest->item_id = to;
-  lightest->dense.Reset();  // readers hold the shard lock shared: none is reading it now
-  lightest->weight += increment;
+  // Space-saving: a new neighbour past the cap takes over the lightest counter and inherits its
+  // weight, so a counter over-estimates by at most the weight it inherited and heavy neighbours
+  // are never lost.
+  item.neighbors.Add(to, increment, options_.max_neighbors);
 }
 
 void FeatureProcessor::RememberId(const std::string& id) {
@@ -547,34 +529,6 @@ TrendingSnapshot FeatureProcessor::Trending() const {
   return trending_;
 }
 
-namespace {
-
-// The top `k` of `item`'s neighbour counters into `ranked`, heaviest first, ties by id (caller
-// holds the item's shard lock). Pointers are ranked and only the kept neighbours copied: moving
-// strings through a heap costs more than the ranking itself.
-void RankNeighbors(const FeatureProcessor::ItemState& item, size_t k,
-                   std::vector<const FeatureProcessor::ItemState::Counter*>* ranked) {
-  using Counter = FeatureProcessor::ItemState::Counter;
-  ranked->clear();
-  for (const Counter& n : item.neighbors) ranked->push_back(&n);
-  auto order = [](const Counter* a, const Counter* b) {
-    if (a->weight != b->weight) return a->weight > b->weight;
-    return a->item_id < b->item_id;
-  };
-  // The order is total (ids are unique in a list), so selecting the top `keep` and sorting them
-  // gives exactly partial_sort's answer; partial_sort heap-sorts even when everything is kept
-  // (k is usually above max_neighbors), several times slower than introsort.
-  size_t keep = std::min(k, ranked->size());
-  if (keep < ranked->size()) {
-    std::nth_element(ranked->begin(), ranked->begin() + static_cast<ptrdiff_t>(keep), ranked->end(),
-                     order);
-    ranked->resize(keep);
-  }
-  std::sort(ranked->begin(), ranked->end(), order);
-}
-
-}  // namespace
-
 double FeatureProcessor::NeighborDecay(const ItemState& item, int64_t now) const {
   // One factor for the whole list: it was decayed as a unit to neighbors_ts.
   return item.neighbors_ts == kNoTime
@@ -589,11 +543,13 @@ std::vector<Neighbor> FeatureProcessor::Neighbors(std::string_view item_id, size
   std::shared_lock lock(shard.mu);
   auto it = shard.map.find(item_id);
   if (it == shard.map.end()) return out;
-  thread_local std::vector<const ItemState::Counter*> ranked;
-  RankNeighbors(it->second, k, &ranked);
+  // The list is kept in reading order: its first k are the answer.
+  const std::vector<NeighborCounter>& counters = it->second.neighbors.counters();
+  const size_t keep = std::min(k, counters.size());
   const double factor = NeighborDecay(it->second, now);
-  out.reserve(ranked.size());
-  for (const ItemState::Counter* n : ranked) out.push_back({n->item_id, n->weight * factor});
+  out.reserve(keep);
+  for (size_t i = 0; i < keep; ++i)
+    out.push_back({counters[i].item_id, counters[i].weight * factor});
   return out;
 }
 
@@ -607,11 +563,12 @@ void FeatureProcessor::ResolvedNeighbors(std::string_view item_id, size_t k,
   auto it = shard.map.find(item_id);
   if (it == shard.map.end()) return;
   // Same ranking and weights as Neighbors; the ids are mapped, not copied.
-  thread_local std::vector<const ItemState::Counter*> ranked;
-  RankNeighbors(it->second, k, &ranked);
+  const std::vector<NeighborCounter>& counters = it->second.neighbors.counters();
+  const size_t keep = std::min(k, counters.size());
   const double factor = NeighborDecay(it->second, now);
-  for (const ItemState::Counter* n : ranked) {
-    out->push_back({n->dense.Resolve(n->item_id, resolver), n->weight * factor});
+  for (size_t i = 0; i < keep; ++i) {
+    const NeighborCounter& n = counters[i];
+    out->push_back({n.dense.Resolve(n.item_id, resolver), n.weight * factor});
   }
 }
 
@@ -663,9 +620,10 @@ std::string FeatureProcessor::Serialize() const {
       PutRing(out, item.hours);
       PutI64(out, item.neighbors_ts);
       PutU32(out, static_cast<uint32_t>(item.neighbors.size()));
-      for (const auto& n : item.neighbors) {
-        PutStr(out, n.item_id);
-        PutF64(out, n.weight);
+      // Arrival order: the bytes the unordered list wrote, and Restore's trim depends on it.
+      for (const NeighborCounter* n : item.neighbors.InArrivalOrder()) {
+        PutStr(out, n->item_id);
+        PutF64(out, n->weight);
       }
     }
   }
@@ -751,18 +709,15 @@ Result<std::unique_ptr<FeatureProcessor>> FeatureProcessor::Restore(
         !ReadRing(in, &item.hours) || !in.I64(&item.neighbors_ts) || !in.U32(&m)) {
       return corrupt("item");
     }
+    std::vector<NeighborCounter> arrival;
     for (uint32_t j = 0; j < m; ++j) {
-      ItemState::Counter c;
+      NeighborCounter c;
       if (!in.Str(&c.item_id) || !in.F64(&c.weight) || !std::isfinite(c.weight) || c.weight < 0) {
         return corrupt("item neighbour");
       }
-      item.neighbors.push_back(std::move(c));
+      arrival.push_back(std::move(c));
     }
-    if (item.neighbors.size() > options.max_neighbors) {
-      std::sort(item.neighbors.begin(), item.neighbors.end(),
-                [](const auto& a, const auto& b) { return a.weight > b.weight; });
-      item.neighbors.resize(options.max_neighbors);
-    }
+    item.neighbors.Assign(std::move(arrival), options.max_neighbors);
     auto& shard = processor->ItemShard(id);
     if (!shard.map.emplace(std::move(id), std::move(item)).second) return corrupt("duplicate item");
   }
