@@ -7,6 +7,11 @@
 //   BM_CovisitSortedSums  session 3's Fetch: per-item sums by sorting (item, position) keys; its
 //                      neighbour reads are already the presorted lists (the reader-side sort it
 //                      paid is gone from the processor: compare with main's binary for that)
+//   BM_IvfTopKHeap     the ivf search's top-k before: a binary heap of the k best (sift per
+//                      entering candidate, sort_heap at the end)
+//   BM_IvfTopK         index::TopKCollector: threshold-filtered buffer of 64-bit keys,
+//                      nth_element + sort; both over 720 scores, k = 330 (the served model's
+//                      ~28 probed lists of ~26 vectors and the ann source's k)
 //   BM_MergeBefore     std::stable_sort by item + std::unique (the previous merge stage)
 //   BM_Merge           serving::MergeDuplicates: sorted (item, position) keys
 //   BM_RankBefore      std::sort of every candidate (the previous rank_by_score)
@@ -21,11 +26,13 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <random>
 
 #include "candidates/covisit_source.h"
 #include "core/strings.h"
+#include "index/top_k.h"
 #include "nearline/feature_processor.h"
 #include "rollout/model_bundle.h"
 #include "rules/selector.h"
@@ -226,6 +233,74 @@ void BM_CovisitSortedSums(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_CovisitSortedSums)->Unit(benchmark::kMicrosecond);
+
+// Score streams like one ivf query's probed lists.
+std::vector<std::vector<index::Neighbor>> ScoreStreams() {
+  std::mt19937_64 rng(17);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<std::vector<index::Neighbor>> streams(64);
+  for (auto& stream : streams) {
+    for (int i = 0; i < 720; ++i) {
+      stream.push_back({static_cast<DenseId>(rng() % kItems), normal(rng)});
+    }
+  }
+  return streams;
+}
+constexpr size_t kIvfK = 330;
+
+struct BetterNeighbor {
+  bool operator()(const index::Neighbor& a, const index::Neighbor& b) const {
+    return a.score > b.score || (a.score == b.score && a.id < b.id);
+  }
+};
+
+void BM_IvfTopKHeap(benchmark::State& state) {
+  const auto streams = ScoreStreams();
+  std::vector<index::Neighbor> heap, out;
+  size_t s = 0;
+  for (auto _ : state) {
+    const auto& stream = streams[s++ % streams.size()];
+    heap.clear();
+    const BetterNeighbor better;
+    float worst = -std::numeric_limits<float>::infinity();
+    for (const index::Neighbor& candidate : stream) {
+      if (heap.size() == kIvfK && candidate.score < worst) continue;
+      if (heap.size() < kIvfK) {
+        heap.push_back(candidate);
+        std::push_heap(heap.begin(), heap.end(), better);
+      } else if (better(candidate, heap.front())) {
+        std::pop_heap(heap.begin(), heap.end(), better);
+        heap.back() = candidate;
+        std::push_heap(heap.begin(), heap.end(), better);
+      } else {
+        continue;
+      }
+      if (heap.size() == kIvfK) worst = heap.front().score;
+    }
+    std::sort_heap(heap.begin(), heap.end(), better);
+    out.assign(heap.begin(), heap.end());
+    benchmark::DoNotOptimize(out.data());
+  }
+}
+BENCHMARK(BM_IvfTopKHeap)->Unit(benchmark::kMicrosecond);
+
+void BM_IvfTopK(benchmark::State& state) {
+  const auto streams = ScoreStreams();
+  index::TopKCollector top;
+  std::vector<index::Neighbor> out;
+  size_t s = 0;
+  for (auto _ : state) {
+    const auto& stream = streams[s++ % streams.size()];
+    top.Reset(kIvfK);
+    for (const index::Neighbor& candidate : stream) {
+      if (candidate.score < top.threshold()) continue;
+      top.Push(candidate.id, candidate.score);
+    }
+    top.Finish(&out);
+    benchmark::DoNotOptimize(out.data());
+  }
+}
+BENCHMARK(BM_IvfTopK)->Unit(benchmark::kMicrosecond);
 
 // ~550 candidates in source order: ann 330 random, then covisit/trending/popular overlapping it.
 std::vector<std::vector<Candidate>> MergedLists() {

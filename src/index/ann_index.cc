@@ -28,6 +28,7 @@
 #include <utility>
 
 #include "core/vector_math.h"
+#include "index/top_k.h"
 
 namespace pulse::index {
 namespace {
@@ -563,19 +564,12 @@ class FaissAnnIndex final : public AnnIndex {
 // vectors) this way, against 63.5% with inner-product k-means and 36.9% with k-means on
 // normalised vectors.
 
-// A function object (not a function pointer) so the heap algorithms inline it.
-struct BetterNeighbor {
-  bool operator()(const Neighbor& a, const Neighbor& b) const {
-    return a.score > b.score || (a.score == b.score && a.id < b.id);
-  }
-};
-
 // Per-thread buffers, so a search allocates nothing once a thread has served one.
 struct IvfScratch {
   std::vector<float> centroid_scores;
-  std::vector<uint32_t> lists;
+  std::vector<uint64_t> lists;  // RankKey(centroid score, list number)
   std::vector<float> scores;
-  std::vector<Neighbor> heap;
+  TopKCollector top;
 };
 
 class IvfAnnIndex final : public AnnIndex {
@@ -623,48 +617,32 @@ class IvfAnnIndex final : public AnnIndex {
 
     scratch.centroid_scores.resize(nlist);
     DotMany(query, centroids_, nlist, d, scratch.centroid_scores.data());
+    // The nprobe lists with the best (score desc, list number asc): 64-bit keys select without
+    // an indirect comparison. The scan order does not matter: the top k below is exact.
     scratch.lists.resize(nlist);
-    for (size_t i = 0; i < nlist; ++i) scratch.lists[i] = static_cast<uint32_t>(i);
-    const float* centroid_scores = scratch.centroid_scores.data();
-    auto better_list = [centroid_scores](uint32_t a, uint32_t b) {
-      return centroid_scores[a] > centroid_scores[b] ||
-             (centroid_scores[a] == centroid_scores[b] && a < b);
-    };
+    for (size_t i = 0; i < nlist; ++i) {
+      scratch.lists[i] = RankKey(scratch.centroid_scores[i], static_cast<uint32_t>(i));
+    }
     if (nprobe < nlist) {
       std::nth_element(scratch.lists.begin(), scratch.lists.begin() + static_cast<long>(nprobe),
-                       scratch.lists.end(), better_list);
+                       scratch.lists.end());
     }
 
-    // A heap of the kk best so far, worst on top (BetterNeighbor as "less").
-    std::vector<Neighbor>& heap = scratch.heap;
-    heap.clear();
-    const BetterNeighbor better;
-    // Once the heap is full, most scores fall below its worst: one float compare rejects them.
-    float worst = -std::numeric_limits<float>::infinity();
+    TopKCollector& top = scratch.top;
+    top.Reset(kk);
     for (size_t p = 0; p < nprobe; ++p) {
-      const ListView& list = lists_[scratch.lists[p]];
+      const ListView& list = lists_[static_cast<uint32_t>(scratch.lists[p])];
       if (list.size == 0) continue;
       scratch.scores.resize(list.size);
       DotMany(query, list.codes, list.size, d, scratch.scores.data());
       for (size_t i = 0; i < list.size; ++i) {
+        // Most scores fall below the threshold once k are known: one float compare each.
         const float score = scratch.scores[i];
-        if (heap.size() == kk && score < worst) continue;
-        const Neighbor candidate{static_cast<DenseId>(list.ids[i]), score};
-        if (heap.size() < kk) {
-          heap.push_back(candidate);
-          std::push_heap(heap.begin(), heap.end(), better);
-        } else if (better(candidate, heap.front())) {
-          std::pop_heap(heap.begin(), heap.end(), better);
-          heap.back() = candidate;
-          std::push_heap(heap.begin(), heap.end(), better);
-        } else {
-          continue;
-        }
-        if (heap.size() == kk) worst = heap.front().score;
+        if (score < top.threshold()) continue;
+        top.Push(static_cast<DenseId>(list.ids[i]), score);
       }
     }
-    std::sort_heap(heap.begin(), heap.end(), better);
-    out->assign(heap.begin(), heap.end());
+    top.Finish(out);
   }
 
   int dim() const override { return index_->d; }
