@@ -567,7 +567,7 @@ class FaissAnnIndex final : public AnnIndex {
 // Per-thread buffers, so a search allocates nothing once a thread has served one.
 struct IvfScratch {
   std::vector<float> centroid_scores;
-  std::vector<uint64_t> lists;  // RankKey(centroid score, list number)
+  std::vector<Neighbor> lists;  // the probed lists: (list number, centroid score)
   std::vector<float> scores;
   TopKCollector top;
 };
@@ -617,21 +617,21 @@ class IvfAnnIndex final : public AnnIndex {
 
     scratch.centroid_scores.resize(nlist);
     DotMany(query, centroids_, nlist, d, scratch.centroid_scores.data());
-    // The nprobe lists with the best (score desc, list number asc): 64-bit keys select without
-    // an indirect comparison. The scan order does not matter: the top k below is exact.
-    scratch.lists.resize(nlist);
+    // The nprobe lists with the best (score desc, list number asc), by the same exact top-k
+    // as the neighbours: few of the nlist scores pass its threshold once nprobe are known. The
+    // scan order does not matter: the top k below is exact.
+    scratch.top.Reset(nprobe);
     for (size_t i = 0; i < nlist; ++i) {
-      scratch.lists[i] = RankKey(scratch.centroid_scores[i], static_cast<uint32_t>(i));
+      const float score = scratch.centroid_scores[i];
+      if (score < scratch.top.threshold()) continue;
+      scratch.top.Push(static_cast<DenseId>(i), score);
     }
-    if (nprobe < nlist) {
-      std::nth_element(scratch.lists.begin(), scratch.lists.begin() + static_cast<long>(nprobe),
-                       scratch.lists.end());
-    }
+    scratch.top.Finish(&scratch.lists);
 
     TopKCollector& top = scratch.top;
     top.Reset(kk);
     for (size_t p = 0; p < nprobe; ++p) {
-      const ListView& list = lists_[static_cast<uint32_t>(scratch.lists[p])];
+      const ListView& list = lists_[scratch.lists[p].id];
       if (list.size == 0) continue;
       scratch.scores.resize(list.size);
       DotMany(query, list.codes, list.size, d, scratch.scores.data());
