@@ -5,6 +5,7 @@
 
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -45,13 +46,17 @@ void SolveRowExact(const float* factors, int dim, const float* gramian,
   s.a = ConstRowMap(gramian, dim, dim);
   s.b.setZero();
   if (n > 0) {
-    s.ys.resize(n, dim);
+    // The buffer only grows: resizing it to each row's (or each served user's) n reallocated
+    // n x dim floats per call, blocks large enough to make glibc consolidate its fast bins.
+    // The first n rows of a row-major matrix have the layout of an n-row one: same product.
+    if (s.ys.rows() < n || s.ys.cols() != dim) s.ys.resize(std::max(n, s.ys.rows()), dim);
+    auto ys = s.ys.topRows(n);
     for (Eigen::Index k = 0; k < n; ++k) {
       ConstVecMap y(factors + static_cast<size_t>(ids[static_cast<size_t>(k)]) * dim, dim);
-      s.ys.row(k) = std::sqrt(conf[k] - 1.0f) * y.transpose();
+      ys.row(k) = std::sqrt(conf[k] - 1.0f) * y.transpose();
       s.b.noalias() += conf[k] * y;
     }
-    s.a.selfadjointView<Eigen::Lower>().rankUpdate(s.ys.transpose());
+    s.a.selfadjointView<Eigen::Lower>().rankUpdate(ys.transpose());
   }
   s.a.diagonal().array() += reg;
   s.llt.compute(s.a);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -162,6 +163,36 @@ TEST(AlsTest, FoldInSolvesTheWeightedLeastSquaresProblem) {
   std::vector<float> out(dim);
   FoldInUser(y.data(), dim, gramian.data(), items, weights, config, out.data());
   for (int d = 0; d < dim; ++d) EXPECT_NEAR(out[d], expected[d], 1e-4) << d;
+}
+
+// The fold-in's per-thread buffer only grows: after longer histories, a shorter one gets the
+// bits a fresh thread computes (d = 64, the served models' size, so Eigen's blocked kernels run).
+TEST(AlsTest, FoldInAfterLongerHistoriesEqualsAFreshThread) {
+  const int dim = 64;
+  const int n_items = 500;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0, 0.3f);
+  std::vector<float> y(n_items * dim);
+  for (float& v : y) v = normal(rng);
+  const std::vector<float> gramian = ComputeGramian(y.data(), n_items, dim);
+  std::vector<std::vector<DenseId>> histories;
+  for (size_t n : {200, 37, 150, 1, 64}) {
+    std::vector<DenseId> items;
+    for (size_t k = 0; k < n; ++k) items.push_back(static_cast<DenseId>(rng() % n_items));
+    histories.push_back(std::move(items));
+  }
+  const TrainConfig config = SmallConfig();
+  auto fold = [&](const std::vector<DenseId>& items) {
+    std::vector<float> weights(items.size(), 2.0f), out(dim);
+    FoldInUser(y.data(), dim, gramian.data(), items, weights, config, out.data());
+    return out;
+  };
+  for (const auto& items : histories) {
+    const std::vector<float> warm = fold(items);
+    std::vector<float> fresh;
+    std::thread([&] { fresh = fold(items); }).join();
+    EXPECT_EQ(warm, fresh) << items.size() << " items";
+  }
 }
 
 TEST_P(AlsSolverTest, FoldInReproducesTrainedUserVectors) {
