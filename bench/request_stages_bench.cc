@@ -7,6 +7,8 @@
 //   BM_CovisitSortedSums  session 3's Fetch: per-item sums by sorting (item, position) keys; its
 //                      neighbour reads are already the presorted lists (the reader-side sort it
 //                      paid is gone from the processor: compare with main's binary for that)
+//   BM_MergeIntrosort  session 3's MergeDuplicates: the (item, position) keys by std::sort (now
+//                      by radix: BM_Merge)
 //   BM_IvfTopKHeap     the ivf search's top-k before: a binary heap of the k best (sift per
 //                      entering candidate, sort_heap at the end)
 //   BM_IvfTopK         index::TopKCollector: threshold-filtered buffer of 64-bit keys,
@@ -349,6 +351,35 @@ void BM_Merge(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Merge)->Unit(benchmark::kMicrosecond);
+
+// Session 3's serving::MergeDuplicates, verbatim but for the name.
+void MergeIntrosort(std::vector<Candidate>& candidates) {
+  thread_local std::vector<uint64_t> keys;
+  thread_local std::vector<Candidate> merged;
+  keys.clear();
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    keys.push_back(uint64_t{candidates[i].item} << 32 | i);
+  }
+  std::sort(keys.begin(), keys.end());
+  merged.clear();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (i > 0 && (keys[i] >> 32) == (keys[i - 1] >> 32)) continue;
+    merged.push_back(candidates[static_cast<uint32_t>(keys[i])]);
+  }
+  candidates.swap(merged);
+}
+
+void BM_MergeIntrosort(benchmark::State& state) {
+  const auto lists = MergedLists();
+  std::vector<Candidate> work;
+  size_t i = 0;
+  for (auto _ : state) {
+    work = lists[i++ % lists.size()];
+    MergeIntrosort(work);
+    benchmark::DoNotOptimize(work.data());
+  }
+}
+BENCHMARK(BM_MergeIntrosort)->Unit(benchmark::kMicrosecond);
 
 void RankBench(benchmark::State& state, bool only_top_n) {
   auto lists = MergedLists();

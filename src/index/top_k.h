@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/ids.h"
+#include "core/radix_sort.h"
 #include "index/ann_index.h"
 
 namespace pulse::index {
@@ -81,39 +82,9 @@ class TopKCollector {
   }
 
  private:
-  // Least-significant-digit radix sort, bytes that every key shares skipped (the id's high bytes,
-  // usually the exponent): with a few hundred keys it does a third of the work of nth_element +
-  // introsort, and no unpredictable branches. Keys are unique, so any correct sort gives this.
-  void SortKeys() {
-    const size_t n = keys_.size();
-    if (n < 64) {
-      std::sort(keys_.begin(), keys_.end());
-      return;
-    }
-    uint32_t counts[8][256] = {};
-    for (uint64_t key : keys_) {
-      for (int b = 0; b < 8; ++b) ++counts[b][(key >> (8 * b)) & 0xff];
-    }
-    sorted_.resize(n);
-    uint64_t* src = keys_.data();
-    uint64_t* dst = sorted_.data();
-    for (int b = 0; b < 8; ++b) {
-      uint32_t* count = counts[b];
-      if (count[(src[0] >> (8 * b)) & 0xff] == n) continue;
-      uint32_t sum = 0;
-      for (int i = 0; i < 256; ++i) {
-        const uint32_t c = count[i];
-        count[i] = sum;
-        sum += c;
-      }
-      for (size_t i = 0; i < n; ++i) {
-        const uint64_t key = src[i];
-        dst[count[(key >> (8 * b)) & 0xff]++] = key;
-      }
-      std::swap(src, dst);
-    }
-    if (src != keys_.data()) keys_.swap(sorted_);
-  }
+  // Radix, not a comparison sort: with a few hundred keys it does a third of the work of
+  // nth_element + introsort (core/radix_sort.h). Keys are unique, so any correct sort gives this.
+  void SortKeys() { RadixSortKeys(keys_, sorted_); }
 
   void Compact() {
     if (k_ == 0) {

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "core/log.h"
+#include "core/radix_sort.h"
 #include "obs/metrics.h"
 #include "quality/checks.h"
 #include "ranking/gbdt_scorer.h"
@@ -44,14 +45,16 @@ class StageTimer {
 // Keeps the first candidate of each item (sources run in priority order), ordered by item: what
 // a stable sort by item and std::unique give, computed by sorting 8-byte (item, position) keys
 // in reused per-thread buffers rather than merge-sorting the candidates through a heap buffer.
+// The keys are unique, so the radix sort (no mispredicted comparisons) orders them as std::sort.
 void MergeDuplicates(std::vector<Candidate>& candidates) {
   thread_local std::vector<uint64_t> keys;
+  thread_local std::vector<uint64_t> scratch;
   thread_local std::vector<Candidate> merged;
   keys.clear();
   for (size_t i = 0; i < candidates.size(); ++i) {
     keys.push_back(uint64_t{candidates[i].item} << 32 | i);
   }
-  std::sort(keys.begin(), keys.end());
+  RadixSortKeys(keys, scratch);
   merged.clear();
   for (size_t i = 0; i < keys.size(); ++i) {
     // Within an item, the lowest position (the first source's candidate) sorts first.
