@@ -4,16 +4,20 @@
 //                 user's vector
 //   BM_Scoring    feature hydration + linear scoring of a typical merged candidate list
 // and, as a separate process to be loaded by `pulse bench` and read from /proc like the real
-// server, an empty gRPC unary call on the callback API:
+// server, an empty gRPC unary call on the callback API (as `pulse serve` uses), or with
+// --cq_threads=N on the completion-queue API with N threads each polling its own queue:
 //   PULSE_MODEL_DIR=data/models/v000001 ./build/bench/serving_floors_bench
-//   ./build/bench/serving_floors_bench --empty_grpc_server=127.0.0.1:15052
+//   ./build/bench/serving_floors_bench --empty_grpc_server=127.0.0.1:15052 [--cq_threads=1]
 #include <benchmark/benchmark.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <thread>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "candidates/context.h"
@@ -95,23 +99,74 @@ class EmptyRecommender final : public v1::Recommender::CallbackService {
   }
 };
 
-int RunEmptyServer(const std::string& address) {
+// The same empty Recommend on the completion-queue async API: `threads` threads, each polling its
+// own completion queue and answering on the thread that took the request (no hand-off).
+std::atomic<bool> g_shutting_down{false};
+
+class EmptyCall {
+ public:
+  EmptyCall(v1::Recommender::AsyncService* service, grpc::ServerCompletionQueue* cq)
+      : service_(service), cq_(cq), responder_(&context_) {
+    service_->RequestRecommend(&context_, &request_, &responder_, cq_, cq_, this);
+  }
+  // Advances on each completion: request arrived → answer; answer sent → wait for the next.
+  void Proceed(bool ok) {
+    if (!answered_ && ok) {
+      answered_ = true;
+      responder_.Finish(response_, grpc::Status::OK, this);
+      return;
+    }
+    if (answered_ && !g_shutting_down.load()) new EmptyCall(service_, cq_);
+    delete this;
+  }
+
+ private:
+  v1::Recommender::AsyncService* service_;
+  grpc::ServerCompletionQueue* cq_;
+  grpc::ServerContext context_;
+  v1::RecommendRequest request_;
+  v1::RecommendResponse response_;
+  grpc::ServerAsyncResponseWriter<v1::RecommendResponse> responder_;
+  bool answered_ = false;
+};
+
+int RunEmptyServer(const std::string& address, int cq_threads) {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  EmptyRecommender service;
+  EmptyRecommender callback_service;
+  v1::Recommender::AsyncService async_service;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address, grpc::InsecureServerCredentials());
-  builder.RegisterService(&service);
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues;
+  if (cq_threads > 0) {
+    builder.RegisterService(&async_service);
+    for (int i = 0; i < cq_threads; ++i) queues.push_back(builder.AddCompletionQueue());
+  } else {
+    builder.RegisterService(&callback_service);
+  }
   auto server = builder.BuildAndStart();
   if (!server) return 1;
-  std::printf("empty gRPC server on %s (pid %d)\n", address.c_str(), getpid());
+  std::vector<std::thread> pollers;
+  for (auto& cq : queues) {
+    pollers.emplace_back([&async_service, cq = cq.get()] {
+      for (int i = 0; i < 64; ++i) new EmptyCall(&async_service, cq);
+      void* tag = nullptr;
+      bool ok = false;
+      while (cq->Next(&tag, &ok)) static_cast<EmptyCall*>(tag)->Proceed(ok);
+    });
+  }
+  std::printf("empty gRPC server (%s) on %s (pid %d)\n",
+              cq_threads > 0 ? "completion queues" : "callback", address.c_str(), getpid());
   std::fflush(stdout);
   int sig = 0;
   sigwait(&signals, &sig);
+  g_shutting_down = true;
   server->Shutdown();
+  for (auto& cq : queues) cq->Shutdown();
+  for (auto& t : pollers) t.join();
   return 0;
 }
 
@@ -123,11 +178,16 @@ int main(int argc, char** argv) {
   // so the empty server's floor is measured on the same footing as the server.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   constexpr char kFlag[] = "--empty_grpc_server=";
+  constexpr char kCqFlag[] = "--cq_threads=";
+  const char* address = nullptr;
+  int cq_threads = 0;
   for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], kFlag, sizeof(kFlag) - 1) == 0) {
-      return pulse::RunEmptyServer(argv[i] + sizeof(kFlag) - 1);
+    if (std::strncmp(argv[i], kFlag, sizeof(kFlag) - 1) == 0) address = argv[i] + sizeof(kFlag) - 1;
+    if (std::strncmp(argv[i], kCqFlag, sizeof(kCqFlag) - 1) == 0) {
+      cq_threads = std::atoi(argv[i] + sizeof(kCqFlag) - 1);
     }
   }
+  if (address != nullptr) return pulse::RunEmptyServer(address, cq_threads);
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   return 0;

@@ -6,7 +6,8 @@
 # usage: serving_figures.sh BUILD_DIR DATA_DIR OUT_DIR [PART...]
 #   DATA_DIR: a trained data dir (pulse gen / import / train; see docs/BENCHMARKS.md "Setup")
 #   PART: floors sweep tracing nocache burst findmax (default: all)
-# Server CPU per request = utime+stime of the server process over a run / requests.
+# Server CPU per request = utime+stime of the server process over a run / requests; generator CPU
+# per request = the same of the `pulse bench` process (start-up included).
 set -u
 B=$(realpath "$1"); DATA=$(realpath "$2"); OUT=$(realpath -m "$3"); shift 3
 PARTS=${*:-floors sweep tracing nocache burst findmax}
@@ -26,15 +27,16 @@ ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 run() {  # pid label bench-args...
   local pid=$1 label=$2; shift 2
   local t0; t0=$(ticks "$pid")
-  "$B/pulse" bench "$@" --json > "$OUT/$label.json" 2> "$OUT/$label.err"
+  /usr/bin/time -f "%U %S" -o "$OUT/$label.time" "$B/pulse" bench "$@" --json > "$OUT/$label.json" 2> "$OUT/$label.err"
   local t1; t1=$(ticks "$pid")
   python3 -c '
 import json, sys
 t = open(sys.argv[1]).read(); d = json.loads(t[:t.rfind("}") + 1]); l = d["latency_ms"]
 cpu = (int(sys.argv[3]) - int(sys.argv[2])) * 1e6 / int(sys.argv[4]) / max(d["requests"], 1)
-print("%-26s achieved %9.1f/s  %6d req  errors %-40s p50 %.2f p90 %.2f p99 %.2f p99.9 %.2f max %.1f ms  server CPU %.0f us/req"
-      % (sys.argv[5], d["achieved_rps"], d["requests"], d["errors"], l["p50"], l["p90"], l["p99"], l["p999"], l["max"], cpu))
-' "$OUT/$label.json" "$t0" "$t1" "$(getconf CLK_TCK)" "$label"
+gen = sum(map(float, open(sys.argv[6]).read().split()[:2])) * 1e6 / max(d["requests"], 1)
+print("%-26s achieved %9.1f/s  %6d req  errors %-40s p50 %.2f p90 %.2f p99 %.2f p99.9 %.2f max %.1f ms  server CPU %.0f us/req  generator %.0f us/req"
+      % (sys.argv[5], d["achieved_rps"], d["requests"], d["errors"], l["p50"], l["p90"], l["p99"], l["p999"], l["max"], cpu, gen))
+' "$OUT/$label.json" "$t0" "$t1" "$(getconf CLK_TCK)" "$label" "$OUT/$label.time"
 }
 start() {  # config-name
   "$B/pulse" serve --config "$OUT/$1.yaml" --data-dir "$DATA" > "$OUT/serve-$1.log" 2>&1 &
@@ -50,12 +52,19 @@ for part in $PARTS; do
     floors)
       PULSE_MODEL_DIR=$MODEL_DIR "$B/bench/serving_floors_bench" --benchmark_min_time=2 2>&1 | grep BM_
       "$B/bench/serving_floors_bench" --empty_grpc_server=127.0.0.1:15052 > /dev/null 2>&1 &
-      EP=$!; sleep 1
-      for r in 2000 6000; do run $EP empty_grpc_$r --target 127.0.0.1:15052 --rps $r --duration 8 --users 50000; done
-      kill $EP; wait $EP 2> /dev/null ;;
+      EP=$!
+      "$B/bench/serving_floors_bench" --empty_grpc_server=127.0.0.1:15053 --cq_threads=1 > /dev/null 2>&1 &
+      CP=$!; sleep 1
+      for r in 2000 6000 8000; do
+        run $EP empty_grpc_$r --target 127.0.0.1:15052 --rps $r --duration 8 --users 50000
+        run $CP empty_grpc_cq1_$r --target 127.0.0.1:15053 --rps $r --duration 8 --users 50000
+      done
+      run $EP empty_grpc_8000_batch500 --target 127.0.0.1:15052 --rps 8000 --duration 8 --users 50000 --batch-us 500
+      kill $EP $CP; wait $EP $CP 2> /dev/null ;;
     sweep)
       start default
       for r in 2000 4000 6000 8000; do run $SP grpc_$r --target $GRPC --rps $r --duration 8 --users 50000; done
+      for r in 6000 8000; do run $SP grpc_${r}_batch500 --target $GRPC --rps $r --duration 8 --users 50000 --batch-us 500; done
       for r in 2000 4000 6000; do run $SP http_$r --target $HTTP --proto http --rps $r --duration 8 --users 50000; done
       stop ;;
     tracing)
@@ -82,7 +91,7 @@ for part in $PARTS; do
     findmax)
       start default
       "$B/pulse" bench --target $GRPC --rps 2000 --duration 5 --users 50000 --find-max --p99-ms 5 2>&1 | tail -1
-      "$B/pulse" bench --target $GRPC --rps 3000 --duration 5 --users 50000 --batch-us 200 --find-max --p99-ms 5 2>&1 | tail -1
+      "$B/pulse" bench --target $GRPC --rps 3000 --duration 5 --users 50000 --batch-us 500 --find-max --p99-ms 5 2>&1 | tail -1
       "$B/pulse" bench --target $HTTP --proto http --rps 2000 --duration 5 --users 50000 --find-max --p99-ms 5 2>&1 | tail -1
       stop ;;
   esac

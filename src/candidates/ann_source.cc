@@ -16,12 +16,20 @@ Status AnnCandidateSource::Fetch(const RecommendContext& context, int k, uint8_t
   std::string_view explanation = context.vector_kind == UserVectorKind::kRecentItems
                                      ? kExplainSimilarToRecent
                                      : kExplainMatchesTaste;
+  // The query is the user vector, so an exact score is the similarity feature already: the
+  // hydrator then skips reading these items' vectors again (most of a request's cache misses).
+  const bool exact = context.model->index->scores_are_exact_dot() &&
+                     context.model->index->dim() == context.model->dim;
   for (const index::Neighbor& neighbor : neighbors) {
     Candidate candidate;
     candidate.item = neighbor.id;
     candidate.source = source_index;
     candidate.explanation = explanation;
     candidate.retrieval_score = neighbor.score;
+    if (exact) {
+      candidate.similarity = neighbor.score;
+      candidate.similarity_set = true;
+    }
     out->push_back(candidate);
   }
   return OkStatus();

@@ -62,7 +62,10 @@ enum class UserVectorKind : uint8_t {
 
 struct Candidate {
   DenseId item = 0;
-  uint8_t source = 0;            // index into RecommendContext::source_names
+  uint8_t source = 0;  // index into RecommendContext::source_names
+  // `similarity` is already set, exactly as the hydrator would compute it (an ANN source whose
+  // scores are user vector · item vector by the same kernel): the hydrator skips the dot product.
+  bool similarity_set = false;
   std::string_view explanation;  // a static vocabulary string (docs/EXPLANATIONS.md)
   float retrieval_score = 0;     // the source's own score
   // Features (filled by the hydrator).

@@ -12,20 +12,17 @@ __attribute__((target("avx2,fma"))) inline float HorizontalSum(__m256 v) {
   return _mm_cvtss_f32(sum);
 }
 
+// One 8-lane accumulator, then the tail by fused multiply-adds: exactly the sum DotManyAvx2
+// forms for each row, so a score from a list scan equals Dot of the same pair bit for bit (the
+// ranking reuses ANN scores as its similarity feature; training recomputes them with Dot).
 __attribute__((target("avx2,fma"))) float DotAvx2(const float* a, const float* b, size_t d) {
-  __m256 acc0 = _mm256_setzero_ps();
-  __m256 acc1 = _mm256_setzero_ps();
-  size_t i = 0;
-  for (; i + 16 <= d; i += 16) {
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+  __m256 acc = _mm256_setzero_ps();
+  const size_t d8 = d & ~size_t{7};
+  for (size_t i = 0; i < d8; i += 8) {
+    acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
   }
-  if (i + 8 <= d) {
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-    i += 8;
-  }
-  float result = HorizontalSum(_mm256_add_ps(acc0, acc1));
-  for (; i < d; ++i) result += a[i] * b[i];
+  float result = HorizontalSum(acc);
+  for (size_t i = d8; i < d; ++i) result = __builtin_fmaf(a[i], b[i], result);
   return result;
 }
 
@@ -52,10 +49,10 @@ __attribute__((target("avx2,fma"))) void DotManyAvx2(const float* q, const float
     float s0 = HorizontalSum(a0), s1 = HorizontalSum(a1);
     float s2 = HorizontalSum(a2), s3 = HorizontalSum(a3);
     for (size_t i = d8; i < d; ++i) {
-      s0 += q[i] * r0[i];
-      s1 += q[i] * r1[i];
-      s2 += q[i] * r2[i];
-      s3 += q[i] * r3[i];
+      s0 = __builtin_fmaf(q[i], r0[i], s0);
+      s1 = __builtin_fmaf(q[i], r1[i], s1);
+      s2 = __builtin_fmaf(q[i], r2[i], s2);
+      s3 = __builtin_fmaf(q[i], r3[i], s3);
     }
     out[row] = s0;
     out[row + 1] = s1;

@@ -14,9 +14,9 @@ namespace pulse {
 // Inner product of two `d`-float vectors.
 float Dot(const float* a, const float* b, size_t d);
 
-// out[i] = Dot(query, base + i * d, d) for i in [0, n): `n` row-major vectors scored against one
-// query, several rows at a time so the multiply-add chains overlap (the IVF list scan and the
-// coarse quantizer use it).
+// out[i] = Dot(query, base + i * d, d) for i in [0, n), bit for bit: `n` row-major vectors scored
+// against one query, several rows at a time so the multiply-add chains overlap (the IVF list scan
+// and the coarse quantizer use it).
 void DotMany(const float* query, const float* base, size_t n, size_t d, float* out);
 
 // Which body Dot runs: "avx2" or "portable" (benchmarks print it).

@@ -648,6 +648,8 @@ class IvfAnnIndex final : public AnnIndex {
   int dim() const override { return index_->d; }
   size_t size() const override { return static_cast<size_t>(index_->ntotal); }
   std::string type() const override { return "ivf"; }
+  // Lists hold the raw vectors and are scanned with DotMany (== Dot, bit for bit).
+  bool scores_are_exact_dot() const override { return true; }
   IvfParams ivf_params() const override { return params_; }
 
   // Not concurrent with Search (called before the index is shared).

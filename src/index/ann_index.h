@@ -97,6 +97,9 @@ class AnnIndex {
   virtual size_t size() const = 0;
   virtual std::string type() const = 0;
   virtual IvfParams ivf_params() const { return {}; }
+  // Whether Search's scores are Dot(query, item vector) bit for bit (core/vector_math), so a
+  // caller may use them as that product without recomputing it.
+  virtual bool scores_are_exact_dot() const { return false; }
 
   // How many OpenMP threads one Search may use: 1 (the default, see the NOTE above) or 0 for
   // "whatever OpenMP would use" (bench/ann_bench.cc compares the two). Safe to call concurrently

@@ -1,13 +1,14 @@
 // The gRPC driver of `pulse bench`: one sender thread starts calls at their scheduled times on
-// the callback API, round-robin over several channels (each its own TCP connection), and never
-// waits for answers; completions are recorded on gRPC's threads. Latency runs from the scheduled
-// time, so a sender that falls behind shows up as latency (no coordinated omission).
+// the completion-queue API, round-robin over several channels (each its own TCP connection), and
+// never waits for answers; one completion thread of ours records them. (The callback API ran the
+// completions on gRPC's own threads: 25% more generator CPU per call, docs/BENCHMARKS.md.) Latency
+// runs from the scheduled time, so a sender that falls behind shows up as latency (no coordinated
+// omission).
 #include <grpcpp/grpcpp.h>
 #include <sys/prctl.h>
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -30,7 +31,6 @@ struct Shared {
   std::atomic<int64_t> in_flight{0};
   std::atomic<int64_t> last_done_ns{0};
   std::mutex mu;
-  std::condition_variable idle;
   std::map<std::string, uint64_t> errors;  // guarded by mu
 };
 
@@ -38,8 +38,31 @@ struct Call {
   grpc::ClientContext context;
   v1::RecommendRequest request;
   v1::RecommendResponse response;
+  grpc::Status status;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<v1::RecommendResponse>> reader;
   Clock::time_point scheduled;
 };
+
+// Records one finished call (its completion thread only).
+void Complete(Call* call, Shared& shared) {
+  const auto done = Clock::now();
+  shared.latencies.Record(static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(done - call->scheduled).count()));
+  const int64_t done_ns = done.time_since_epoch().count();
+  int64_t last = shared.last_done_ns.load(std::memory_order_relaxed);
+  while (done_ns > last && !shared.last_done_ns.compare_exchange_weak(last, done_ns)) {
+  }
+  if (call->status.ok()) {
+    shared.ok.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    std::lock_guard<std::mutex> lock(shared.mu);
+    ++shared
+          .errors[std::string(StatusCodeName(static_cast<StatusCode>(call->status.error_code())))];
+  }
+  delete call;
+  shared.done.fetch_add(1, std::memory_order_relaxed);
+  shared.in_flight.fetch_sub(1, std::memory_order_relaxed);
+}
 
 }  // namespace
 
@@ -63,6 +86,13 @@ BenchResult RunGrpc(const BenchOptions& options, double rps, const ZipfSampler& 
   UserPicker picker(&users, options.unknown_share, options.user_prefix, options.seed * 1000003);
   Schedule schedule(options.shape, rps, options.duration_s);
   const auto start = Clock::now() + std::chrono::milliseconds(20);
+  // Completions on one thread of ours polling the queue: no hop through gRPC's callback threads.
+  grpc::CompletionQueue queue;
+  std::thread completer([&] {
+    void* tag = nullptr;
+    bool ok = false;
+    while (queue.Next(&tag, &ok)) Complete(static_cast<Call*>(tag), shared);
+  });
   std::thread sender([&] {
     prctl(PR_SET_TIMERSLACK, 1);  // wake at the scheduled time, not up to 50 µs later
     std::string user;
@@ -92,37 +122,16 @@ BenchResult RunGrpc(const BenchOptions& options, double rps, const ZipfSampler& 
       shared.in_flight.fetch_add(1, std::memory_order_relaxed);
       v1::Recommender::Stub& stub = *stubs[next_stub];
       next_stub = (next_stub + 1) % stubs.size();
-      stub.async()->Recommend(
-          &call->context, &call->request, &call->response, [&shared, call](grpc::Status status) {
-            const auto done = Clock::now();
-            shared.latencies.Record(static_cast<uint64_t>(
-                std::chrono::duration_cast<std::chrono::nanoseconds>(done - call->scheduled)
-                    .count()));
-            const int64_t done_ns = done.time_since_epoch().count();
-            int64_t last = shared.last_done_ns.load(std::memory_order_relaxed);
-            while (done_ns > last && !shared.last_done_ns.compare_exchange_weak(last, done_ns)) {
-            }
-            if (status.ok()) {
-              shared.ok.fetch_add(1, std::memory_order_relaxed);
-            } else {
-              std::lock_guard<std::mutex> lock(shared.mu);
-              ++shared.errors[std::string(
-                  StatusCodeName(static_cast<StatusCode>(status.error_code())))];
-            }
-            delete call;
-            shared.done.fetch_add(1, std::memory_order_relaxed);
-            // Under the lock: once the waiter sees zero it destroys `shared`.
-            std::lock_guard<std::mutex> lock(shared.mu);
-            if (shared.in_flight.fetch_sub(1) == 1) shared.idle.notify_all();
-          });
+      call->reader = stub.PrepareAsyncRecommend(&call->context, call->request, &queue);
+      call->reader->StartCall();
+      call->reader->Finish(&call->response, &call->status, call);
     }
   });
   sender.join();
-  {
-    // Every call ends by its deadline, so this wait is bounded.
-    std::unique_lock<std::mutex> lock(shared.mu);
-    shared.idle.wait(lock, [&] { return shared.in_flight.load() == 0; });
-  }
+  // Every call ends by its deadline, so the queue drains; Shutdown lets Next return false after
+  // the last completion.
+  queue.Shutdown();
+  completer.join();
 
   BenchResult result;
   result.ok = shared.ok.load();

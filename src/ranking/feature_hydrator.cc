@@ -19,7 +19,7 @@ void CoreFeatureHydrator::Hydrate(const candidates::RecommendContext& context,
   }
   const float popularity_norm = max_popularity > 0 ? 1.0f / std::log1p(max_popularity) : 0.0f;
   for (candidates::Candidate& candidate : candidates) {
-    if (context.has_user_vector()) {
+    if (context.has_user_vector() && !candidate.similarity_set) {
       candidate.similarity = Dot(context.user_vector.data(), model->ItemVector(candidate.item),
                                  static_cast<size_t>(model->dim));
     }

@@ -1,6 +1,11 @@
 #include <cmath>
+#include <random>
 
+#include "candidates/ann_source.h"
+#include "core/strings.h"
+#include "core/vector_math.h"
 #include "gtest/gtest.h"
+#include "index/ann_index.h"
 #include "ranking/feature_hydrator.h"
 #include "ranking/scorer.h"
 
@@ -69,6 +74,47 @@ TEST(FeatureHydratorTest, NoUserVectorMeansZeroSimilarity) {
   CoreFeatureHydrator().Hydrate(context, candidates);
   EXPECT_FLOAT_EQ(candidates[0].similarity, 0.0f);
   EXPECT_FLOAT_EQ(candidates[0].popularity, 0.0f);
+}
+
+// The `ann` source hands its scores on as the similarity feature only when the index promises
+// they are Dot(user vector, item vector) bit for bit; either way the hydrated similarity is the
+// same value the hydrator computes itself (training and the skew check recompute it with Dot).
+TEST(FeatureHydratorTest, AnnScoresAreTheSimilarityOnlyWhenExact) {
+  constexpr int kDim = 20;  // not a multiple of 8: the kernels' tails count too
+  constexpr size_t kItems = 3000;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> noise;
+  for (const char* type : {"ivf", "flat", "hnsw"}) {
+    SCOPED_TRACE(type);
+    rollout::ModelBundle model;
+    model.dim = kDim;
+    for (size_t i = 0; i < kItems; ++i) model.items.Intern(StrCat("i", i));
+    model.item_factors.resize(kItems * kDim);
+    for (float& v : model.item_factors) v = noise(rng);
+    model.item_popularity.assign(kItems, 1.0f);
+    IndexConfig config;
+    config.type = type;
+    auto built = index::AnnIndex::Build(model.item_factors.data(), kItems, kDim, config);
+    ASSERT_TRUE(built.ok()) << built.status().ToString();
+    model.index = std::move(*built);
+    const bool exact = std::string(type) == "ivf";
+    EXPECT_EQ(model.index->scores_are_exact_dot(), exact);
+
+    RecommendContext context;
+    context.model = &model;
+    context.vector_kind = candidates::UserVectorKind::kTrained;
+    context.user_vector.resize(kDim);
+    for (float& v : context.user_vector) v = noise(rng);
+    std::vector<Candidate> candidates;
+    ASSERT_TRUE(candidates::AnnCandidateSource().Fetch(context, 100, 0, &candidates).ok());
+    ASSERT_FALSE(candidates.empty());
+    CoreFeatureHydrator().Hydrate(context, candidates);
+    for (const Candidate& c : candidates) {
+      EXPECT_EQ(c.similarity_set, exact);
+      EXPECT_EQ(c.similarity, Dot(context.user_vector.data(), model.ItemVector(c.item), kDim))
+          << "item " << c.item;
+    }
+  }
 }
 
 }  // namespace
