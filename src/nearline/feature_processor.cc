@@ -544,12 +544,13 @@ std::vector<Neighbor> FeatureProcessor::Neighbors(std::string_view item_id, size
   auto it = shard.map.find(item_id);
   if (it == shard.map.end()) return out;
   // The list is kept in reading order: its first k are the answer.
-  const std::vector<NeighborCounter>& counters = it->second.neighbors.counters();
+  const NeighborList& counters = it->second.neighbors;
   const size_t keep = std::min(k, counters.size());
   const double factor = NeighborDecay(it->second, now);
   out.reserve(keep);
-  for (size_t i = 0; i < keep; ++i)
+  for (size_t i = 0; i < keep; ++i) {
     out.push_back({counters[i].item_id, counters[i].weight * factor});
+  }
   return out;
 }
 
@@ -563,7 +564,7 @@ void FeatureProcessor::ResolvedNeighbors(std::string_view item_id, size_t k,
   auto it = shard.map.find(item_id);
   if (it == shard.map.end()) return;
   // Same ranking and weights as Neighbors; the ids are mapped, not copied.
-  const std::vector<NeighborCounter>& counters = it->second.neighbors.counters();
+  const NeighborList& counters = it->second.neighbors;
   const size_t keep = std::min(k, counters.size());
   const double factor = NeighborDecay(it->second, now);
   for (size_t i = 0; i < keep; ++i) {
@@ -621,9 +622,9 @@ std::string FeatureProcessor::Serialize() const {
       PutI64(out, item.neighbors_ts);
       PutU32(out, static_cast<uint32_t>(item.neighbors.size()));
       // Arrival order: the bytes the unordered list wrote, and Restore's trim depends on it.
-      for (const NeighborCounter* n : item.neighbors.InArrivalOrder()) {
-        PutStr(out, n->item_id);
-        PutF64(out, n->weight);
+      for (const NeighborCounter& n : item.neighbors.InArrivalOrder()) {
+        PutStr(out, n.item_id);
+        PutF64(out, n.weight);
       }
     }
   }
