@@ -1,6 +1,6 @@
 // loadgen/bench.h — `pulse bench`: an open-loop load generator for POST /v1/recommend (HTTP,
-// keep-alive connections) and pulse.v1.Recommender.Recommend (gRPC, callback API over several
-// channels).
+// keep-alive connections) and pulse.v1.Recommender.Recommend (gRPC, completion-queue API over
+// several channels).
 //
 // Open loop: every request has a scheduled send time from loadgen::Schedule, whether or not
 // earlier ones have been answered, and its latency is measured from that scheduled time, so a
