@@ -9,6 +9,8 @@
 //                      paid is gone from the processor: compare with main's binary for that)
 //   BM_MergeIntrosort  session 3's MergeDuplicates: the (item, position) keys by std::sort (now
 //                      by radix: BM_Merge)
+//   BM_DictionaryFindMap  200 IdDictionary lookups as before: std::unordered_map<string, DenseId>
+//   BM_DictionaryFind  the same through IdDictionary's flat table (a memo-missing user's history)
 //   BM_IvfTopKHeap     the ivf search's top-k before: a binary heap of the k best (sift per
 //                      entering candidate, sort_heap at the end)
 //   BM_IvfTopK         index::TopKCollector: threshold-filtered buffer of 64-bit keys,
@@ -31,6 +33,7 @@
 #include <limits>
 #include <map>
 #include <random>
+#include <unordered_map>
 
 #include "candidates/covisit_source.h"
 #include "core/strings.h"
@@ -235,6 +238,49 @@ void BM_CovisitSortedSums(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_CovisitSortedSums)->Unit(benchmark::kMicrosecond);
+
+// 200 known item ids per call, drawn like a history (random over the 100K dictionary).
+std::vector<std::vector<std::string>> LookupIds() {
+  std::mt19937_64 rng(19);
+  std::vector<std::vector<std::string>> ids(64);
+  for (auto& batch : ids) {
+    for (int i = 0; i < 200; ++i) batch.push_back(StrCat("i", rng() % kItems));
+  }
+  return ids;
+}
+
+void BM_DictionaryFindMap(benchmark::State& state) {
+  World& world = TheWorld();
+  std::unordered_map<std::string, DenseId, StringHash, std::equal_to<>> map;
+  for (size_t i = 0; i < world.model.items.size(); ++i) {
+    map.emplace(world.model.items.Name(static_cast<DenseId>(i)), static_cast<DenseId>(i));
+  }
+  const auto ids = LookupIds();
+  size_t b = 0;
+  for (auto _ : state) {
+    uint64_t sum = 0;
+    for (const std::string& id : ids[b++ % ids.size()]) {
+      auto it = map.find(std::string_view(id));
+      if (it != map.end()) sum += it->second;
+    }
+    benchmark::DoNotOptimize(sum);
+  }
+}
+BENCHMARK(BM_DictionaryFindMap)->Unit(benchmark::kMicrosecond);
+
+void BM_DictionaryFind(benchmark::State& state) {
+  World& world = TheWorld();
+  const auto ids = LookupIds();
+  size_t b = 0;
+  for (auto _ : state) {
+    uint64_t sum = 0;
+    for (const std::string& id : ids[b++ % ids.size()]) {
+      if (std::optional<DenseId> dense = world.model.items.Find(id)) sum += *dense;
+    }
+    benchmark::DoNotOptimize(sum);
+  }
+}
+BENCHMARK(BM_DictionaryFind)->Unit(benchmark::kMicrosecond);
 
 // Score streams like one ivf query's probed lists.
 std::vector<std::vector<index::Neighbor>> ScoreStreams() {

@@ -4,6 +4,10 @@
 // indices are what embeddings, the ANN index and per-item arrays are keyed by.
 // Thread-safety: none; build it, then share it read-only (serving holds it in an immutable
 // snapshot). Lookups take string_view and do not allocate.
+// The index is a flat open-addressed table of (hash tag, dense id) words over `names_`: a lookup
+// reads one table word and the candidate's name (two cache misses), where a node-based map read
+// a bucket and a chain of nodes, and the ids are not stored twice. Serving looks up every history
+// entry of a user whose state is not memoized (up to 200 per request).
 #pragma once
 
 #include <cstdint>
@@ -31,7 +35,12 @@ class IdDictionary {
   void Reserve(size_t n);
 
  private:
-  std::unordered_map<std::string, DenseId, StringHash, std::equal_to<>> index_;
+  // Grows the table to at least `capacity` slots (a power of two) and re-inserts every name.
+  void Rehash(size_t capacity);
+  void Insert(uint64_t hash, DenseId index);
+
+  // 0 = empty, else (hash >> 32) << 32 | (dense id + 1); at most half full.
+  std::vector<uint64_t> slots_;
   std::vector<std::string> names_;
 };
 
