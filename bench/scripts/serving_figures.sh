@@ -10,6 +10,7 @@
 # per request = the same of the `pulse bench` process (start-up included).
 set -u
 B=$(realpath "$1"); DATA=$(realpath "$2"); OUT=$(realpath -m "$3"); shift 3
+HERE=$(dirname "$(realpath "$0")")
 PARTS=${*:-floors sweep tracing nocache burst findmax}
 mkdir -p "$OUT"; cd "$OUT"
 HTTP=127.0.0.1:18080; GRPC=127.0.0.1:15051; SINK_PORT=14318
@@ -68,7 +69,7 @@ for part in $PARTS; do
       for r in 2000 4000 6000; do run $SP http_$r --target $HTTP --proto http --rps $r --duration 8 --users 50000; done
       stop ;;
     tracing)
-      python3 "$(dirname "$0")/otlp_sink.py" $SINK_PORT & SINK=$!
+      python3 "$HERE/otlp_sink.py" $SINK_PORT & SINK=$!
       for round in 1 2; do
         for c in default tracing001 tracing1; do
           start $c; run $SP trace_${c}_r$round --target $GRPC --rps 3000 --duration 10 --users 50000; stop
@@ -78,6 +79,7 @@ for part in $PARTS; do
     nocache)
       start nocache
       for r in 2000 3000 4000; do run $SP nocache_grpc_$r --target $GRPC --rps $r --duration 8 --users 50000; done
+      "$B/pulse" bench --target $GRPC --rps 2000 --duration 5 --users 50000 --find-max --p99-ms 5 2>&1 | tail -1
       stop ;;
     burst)
       start default
