@@ -9,38 +9,10 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "index/heap_top_k.h"
 
 namespace pulse::index {
 namespace {
-
-struct BetterNeighbor {
-  bool operator()(const Neighbor& a, const Neighbor& b) const {
-    return a.score > b.score || (a.score == b.score && a.id < b.id);
-  }
-};
-
-// The ivf search's top-k before TopKCollector, verbatim: a heap of the k best, worst on top.
-std::vector<Neighbor> HeapTopK(const std::vector<Neighbor>& stream, size_t kk) {
-  std::vector<Neighbor> heap;
-  const BetterNeighbor better;
-  float worst = -std::numeric_limits<float>::infinity();
-  for (const Neighbor& candidate : stream) {
-    if (heap.size() == kk && candidate.score < worst) continue;
-    if (heap.size() < kk) {
-      heap.push_back(candidate);
-      std::push_heap(heap.begin(), heap.end(), better);
-    } else if (better(candidate, heap.front())) {
-      std::pop_heap(heap.begin(), heap.end(), better);
-      heap.back() = candidate;
-      std::push_heap(heap.begin(), heap.end(), better);
-    } else {
-      continue;
-    }
-    if (heap.size() == kk) worst = heap.front().score;
-  }
-  std::sort_heap(heap.begin(), heap.end(), better);
-  return heap;
-}
 
 TEST(TopKTest, OrderedBitsFollowTheFloatOrder) {
   const float values[] = {-std::numeric_limits<float>::infinity(),
