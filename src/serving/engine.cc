@@ -686,6 +686,7 @@ Status Engine::PrepareUser(const ServingSnapshot& snapshot, const RecommendReque
     context.recent_items = known->recent_items;
     context.user_vector = known->user_vector;
     context.vector_kind = UserVectorKind::kRecentItems;
+    user_state_memo_[0].fetch_add(1, std::memory_order_relaxed);
     AddExcludedItems(model, request, context);
     return OkStatus();
   }
@@ -710,6 +711,7 @@ Status Engine::PrepareUser(const ServingSnapshot& snapshot, const RecommendReque
     train::FoldInUser(model.item_factors.data(), model.dim, snapshot.gramian.data(),
                       context.recent_items, weights, snapshot.fold_in, context.user_vector.data());
     context.vector_kind = UserVectorKind::kRecentItems;
+    user_state_memo_[1].fetch_add(1, std::memory_order_relaxed);
     // Only the fold-in path is remembered: it is the one worth skipping (and the trained-vector
     // path below depends on the user id, not the history).
     memo.Store(request.user_id, snapshot.generation, fold_in_limit, history.recent,
@@ -1294,6 +1296,13 @@ void Engine::RenderResilienceMetrics(std::string* out) const {
                     "Recommendations computed by the pipeline (not served from the cache).");
   StrAppend(*out, "pulse_recommend_computations_total ",
             recommend_computations_.load(std::memory_order_relaxed), "\n");
+  obs::RenderHeader(out, "pulse_user_state_memo_total", "counter",
+                    "Computed requests whose folded-in user vector came from the per-thread "
+                    "user-state memo (hit) or was solved (miss).");
+  StrAppend(*out, "pulse_user_state_memo_total{result=\"hit\"} ",
+            user_state_memo_[0].load(std::memory_order_relaxed), "\n");
+  StrAppend(*out, "pulse_user_state_memo_total{result=\"miss\"} ",
+            user_state_memo_[1].load(std::memory_order_relaxed), "\n");
   obs::RenderHeader(out, "pulse_circuit_state", "gauge",
                     "Circuit breaker state by dependency: 0 closed, 1 open, 2 half-open.");
   // The embedded store is the process itself: no breaker in front of it.

@@ -123,6 +123,14 @@ class Engine final : public PulseService {
   resilience::CircuitState feature_store_circuit() const { return feature_store_breaker_->state(); }
   // Requests that waited for an identical request's computation.
   uint64_t CoalescedForTest() const { return recommend_flight_.coalesced(); }
+  // Computed requests whose folded-in user vector came from the per-thread user-state memo
+  // (hits) or was solved (misses). Users served by their trained vector count in neither.
+  uint64_t UserStateMemoHitsForTest() const {
+    return user_state_memo_[0].load(std::memory_order_relaxed);
+  }
+  uint64_t UserStateMemoMissesForTest() const {
+    return user_state_memo_[1].load(std::memory_order_relaxed);
+  }
   // Test hook: runs at the start of every recommendation computation (set before serving).
   void SetComputeHookForTest(std::function<void()> hook) {
     compute_hook_for_test_ = std::move(hook);
@@ -268,7 +276,8 @@ class Engine final : public PulseService {
   std::unique_ptr<resilience::UserResultCache<CachedResponse>> result_cache_;  // null: off
   resilience::SingleFlight<Result<CachedResponse>> recommend_flight_;
   std::atomic<uint64_t> recommend_computations_{0};
-  std::atomic<uint64_t> fallback_rungs_[3] = {};  // cached, heuristic, popular
+  std::atomic<uint64_t> user_state_memo_[2] = {};  // hits, misses
+  std::atomic<uint64_t> fallback_rungs_[3] = {};   // cached, heuristic, popular
   int resilience_metrics_handle_ = 0;
   std::function<void()> compute_hook_for_test_;
 

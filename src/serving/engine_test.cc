@@ -376,7 +376,9 @@ TEST_F(EngineTest, RememberedUserStateAnswersAsAFreshComputation) {
     }
   };
   for (int round = 0; round < 3; ++round) {
+    const uint64_t hits = engine->UserStateMemoHitsForTest();
     auto warm = engine->Recommend(request);  // round > 0: from this thread's memo
+    EXPECT_EQ(engine->UserStateMemoHitsForTest(), hits + (round > 0 ? 1 : 0)) << round;
     auto cold = fresh();
     ASSERT_THAT(warm, IsOk());
     ASSERT_THAT(cold, IsOk());
@@ -387,8 +389,10 @@ TEST_F(EngineTest, RememberedUserStateAnswersAsAFreshComputation) {
         engine->PublishEvents(
             {Click("alice", item, SystemClock::Get().NowMillis(), StrCat("m", round))}, "test"),
         IsOk());
+    const uint64_t misses = engine->UserStateMemoMissesForTest();
     auto after = engine->Recommend(request);
     ASSERT_THAT(after, IsOk());
+    EXPECT_EQ(engine->UserStateMemoMissesForTest(), misses + 1) << round;  // solved anew
     auto after_cold = fresh();
     ASSERT_THAT(after_cold, IsOk());
     same(*after, *after_cold);
