@@ -7,9 +7,11 @@
 #include <grpcpp/grpcpp.h>
 #include <sys/prctl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <mutex>
+#include <map>
+#include <string>
 #include <thread>
 
 #include "loadgen/bench.h"
@@ -24,14 +26,13 @@ using Clock = std::chrono::steady_clock;
 // server cannot make the generator allocate without bound.
 constexpr int64_t kMaxInFlight = 50'000;
 
-struct Shared {
-  ThreadHistograms latencies;
-  std::atomic<uint64_t> ok{0};
-  std::atomic<uint64_t> done{0};
-  std::atomic<int64_t> in_flight{0};
-  std::atomic<int64_t> last_done_ns{0};
-  std::mutex mu;
-  std::map<std::string, uint64_t> errors;  // guarded by mu
+// What the completion thread records; read once it has joined.
+struct Completions {
+  Histogram latencies;
+  uint64_t ok = 0;
+  uint64_t done = 0;
+  Clock::time_point last_done;
+  std::map<std::string, uint64_t> errors;
 };
 
 struct Call {
@@ -43,25 +44,19 @@ struct Call {
   Clock::time_point scheduled;
 };
 
-// Records one finished call (its completion thread only).
-void Complete(Call* call, Shared& shared) {
+// Records one finished call (the completion thread only).
+void Complete(const Call& call, Completions& completions) {
   const auto done = Clock::now();
-  shared.latencies.Record(static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(done - call->scheduled).count()));
-  const int64_t done_ns = done.time_since_epoch().count();
-  int64_t last = shared.last_done_ns.load(std::memory_order_relaxed);
-  while (done_ns > last && !shared.last_done_ns.compare_exchange_weak(last, done_ns)) {
-  }
-  if (call->status.ok()) {
-    shared.ok.fetch_add(1, std::memory_order_relaxed);
+  completions.latencies.Record(static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(done - call.scheduled).count()));
+  completions.last_done = std::max(completions.last_done, done);
+  ++completions.done;
+  if (call.status.ok()) {
+    ++completions.ok;
   } else {
-    std::lock_guard<std::mutex> lock(shared.mu);
-    ++shared
-          .errors[std::string(StatusCodeName(static_cast<StatusCode>(call->status.error_code())))];
+    ++completions
+          .errors[std::string(StatusCodeName(static_cast<StatusCode>(call.status.error_code())))];
   }
-  delete call;
-  shared.done.fetch_add(1, std::memory_order_relaxed);
-  shared.in_flight.fetch_sub(1, std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -82,7 +77,8 @@ BenchResult RunGrpc(const BenchOptions& options, double rps, const ZipfSampler& 
         grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args)));
   }
 
-  Shared shared;
+  Completions completions;
+  std::atomic<int64_t> in_flight{0};  // started, not yet completed
   UserPicker picker(&users, options.unknown_share, options.user_prefix, options.seed * 1000003);
   Schedule schedule(options.shape, rps, options.duration_s);
   const auto start = Clock::now() + std::chrono::milliseconds(20);
@@ -91,7 +87,12 @@ BenchResult RunGrpc(const BenchOptions& options, double rps, const ZipfSampler& 
   std::thread completer([&] {
     void* tag = nullptr;
     bool ok = false;
-    while (queue.Next(&tag, &ok)) Complete(static_cast<Call*>(tag), shared);
+    while (queue.Next(&tag, &ok)) {
+      const auto* call = static_cast<Call*>(tag);
+      Complete(*call, completions);
+      delete call;
+      in_flight.fetch_sub(1, std::memory_order_relaxed);
+    }
   });
   std::thread sender([&] {
     prctl(PR_SET_TIMERSLACK, 1);  // wake at the scheduled time, not up to 50 µs later
@@ -108,7 +109,7 @@ BenchResult RunGrpc(const BenchOptions& options, double rps, const ZipfSampler& 
                                                         : scheduled);
         last_wake = Clock::now();
       }
-      while (shared.in_flight.load(std::memory_order_relaxed) >= kMaxInFlight) {
+      while (in_flight.load(std::memory_order_relaxed) >= kMaxInFlight) {
         std::this_thread::sleep_for(std::chrono::microseconds(100));
       }
       auto* call = new Call;
@@ -119,7 +120,7 @@ BenchResult RunGrpc(const BenchOptions& options, double rps, const ZipfSampler& 
       call->context.set_deadline(std::chrono::system_clock::now() +
                                  std::chrono::milliseconds(options.timeout_ms));
       if (!options.api_key.empty()) call->context.AddMetadata("x-api-key", options.api_key);
-      shared.in_flight.fetch_add(1, std::memory_order_relaxed);
+      in_flight.fetch_add(1, std::memory_order_relaxed);
       v1::Recommender::Stub& stub = *stubs[next_stub];
       next_stub = (next_stub + 1) % stubs.size();
       call->reader = stub.PrepareAsyncRecommend(&call->context, call->request, &queue);
@@ -134,15 +135,11 @@ BenchResult RunGrpc(const BenchOptions& options, double rps, const ZipfSampler& 
   completer.join();
 
   BenchResult result;
-  result.ok = shared.ok.load();
-  result.requests = shared.done.load();
-  {
-    std::lock_guard<std::mutex> lock(shared.mu);
-    result.errors = shared.errors;
-  }
-  result.latency_ns = shared.latencies.Merged();
-  const auto last = Clock::time_point(Clock::duration(shared.last_done_ns.load()));
-  SetRates(options, rps, start, last, &result);
+  result.ok = completions.ok;
+  result.requests = completions.done;
+  result.errors = std::move(completions.errors);
+  result.latency_ns = std::move(completions.latencies);
+  SetRates(options, rps, start, completions.last_done, &result);
   return result;
 }
 
