@@ -18,8 +18,7 @@ Status AnnCandidateSource::Fetch(const RecommendContext& context, int k, uint8_t
                                      : kExplainMatchesTaste;
   // The query is the user vector, so an exact score is the similarity feature already: the
   // hydrator then skips reading these items' vectors again (most of a request's cache misses).
-  const bool exact = context.model->index->scores_are_exact_dot() &&
-                     context.model->index->dim() == context.model->dim;
+  const bool exact = context.model->index->scores_are_exact_dot();
   for (const index::Neighbor& neighbor : neighbors) {
     Candidate candidate;
     candidate.item = neighbor.id;
