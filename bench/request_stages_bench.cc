@@ -149,30 +149,33 @@ void CovisitBefore(const RecommendContext& context, int k, std::vector<Candidate
   }
 }
 
-void BM_CovisitBefore(benchmark::State& state) {
+// Covisit candidates for one simulated user after another, by `fetch(context, out)`; generation
+// 0 makes the context resolve neighbour ids per request (no per-snapshot cache).
+template <typename Fetch>
+void RunCovisit(benchmark::State& state, uint32_t generation, Fetch fetch) {
   World& world = TheWorld();
   std::vector<Candidate> out;
   size_t user = 0;
   for (auto _ : state) {
-    RecommendContext context = CovisitContext(world, user++, 0);
+    RecommendContext context = CovisitContext(world, user++, generation);
     out.clear();
-    CovisitBefore(context, kCovisitK, &out);
+    fetch(context, &out);
     benchmark::DoNotOptimize(out.data());
   }
+}
+
+void BM_CovisitBefore(benchmark::State& state) {
+  RunCovisit(state, 0, [](const RecommendContext& context, std::vector<Candidate>* out) {
+    CovisitBefore(context, kCovisitK, out);
+  });
 }
 BENCHMARK(BM_CovisitBefore)->Unit(benchmark::kMicrosecond);
 
 void BM_Covisit(benchmark::State& state) {
-  World& world = TheWorld();
-  candidates::CovisitCandidateSource source;
-  std::vector<Candidate> out;
-  size_t user = 0;
-  for (auto _ : state) {
-    RecommendContext context = CovisitContext(world, user++, 1);
-    out.clear();
-    if (!source.Fetch(context, kCovisitK, 0, &out).ok()) state.SkipWithError("fetch");
-    benchmark::DoNotOptimize(out.data());
-  }
+  const candidates::CovisitCandidateSource source;
+  RunCovisit(state, 1, [&](const RecommendContext& context, std::vector<Candidate>* out) {
+    if (!source.Fetch(context, kCovisitK, 0, out).ok()) state.SkipWithError("fetch");
+  });
 }
 BENCHMARK(BM_Covisit)->Unit(benchmark::kMicrosecond);
 
@@ -228,15 +231,9 @@ void CovisitSortedSums(const RecommendContext& context, int k, std::vector<Candi
 }
 
 void BM_CovisitSortedSums(benchmark::State& state) {
-  World& world = TheWorld();
-  std::vector<Candidate> out;
-  size_t user = 0;
-  for (auto _ : state) {
-    RecommendContext context = CovisitContext(world, user++, 1);
-    out.clear();
-    CovisitSortedSums(context, kCovisitK, &out);
-    benchmark::DoNotOptimize(out.data());
-  }
+  RunCovisit(state, 1, [](const RecommendContext& context, std::vector<Candidate>* out) {
+    CovisitSortedSums(context, kCovisitK, out);
+  });
 }
 BENCHMARK(BM_CovisitSortedSums)->Unit(benchmark::kMicrosecond);
 

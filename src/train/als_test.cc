@@ -111,6 +111,14 @@ TEST(AlsTest, DeterministicWhateverTheThreadCount) {
   EXPECT_NE(one->item_factors, other_seed->item_factors);
 }
 
+// `n` row-major factor rows of `dim` floats, N(0, 0.3²) each.
+std::vector<float> RandomFactors(int n, int dim, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0, 0.3f);
+  std::vector<float> factors(static_cast<size_t>(n) * static_cast<size_t>(dim));
+  for (float& v : factors) v = normal(rng);
+  return factors;
+}
+
 TEST(AlsTest, GramianMatchesNaiveProduct) {
   const int dim = 5;
   std::vector<float> y(7 * dim);
@@ -132,9 +140,7 @@ TEST(AlsTest, FoldInSolvesTheWeightedLeastSquaresProblem) {
   const int dim = 6;
   const int n_items = 40;
   std::mt19937 rng(5);
-  std::normal_distribution<float> normal(0, 0.3f);
-  std::vector<float> y(n_items * dim);
-  for (float& v : y) v = normal(rng);
+  const std::vector<float> y = RandomFactors(n_items, dim, rng);
   std::vector<DenseId> items = {3, 17, 22, 39};
   std::vector<float> weights = {1.0f, 4.0f, 2.0f, 1.5f};
   TrainConfig config = SmallConfig();
@@ -171,9 +177,7 @@ TEST(AlsTest, FoldInAfterLongerHistoriesEqualsAFreshThread) {
   const int dim = 64;
   const int n_items = 500;
   std::mt19937 rng(7);
-  std::normal_distribution<float> normal(0, 0.3f);
-  std::vector<float> y(n_items * dim);
-  for (float& v : y) v = normal(rng);
+  const std::vector<float> y = RandomFactors(n_items, dim, rng);
   const std::vector<float> gramian = ComputeGramian(y.data(), n_items, dim);
   std::vector<std::vector<DenseId>> histories;
   for (size_t n : {200, 37, 150, 1, 64}) {
