@@ -19,20 +19,24 @@ void IdDictionary::Rehash(size_t capacity) {
 }
 
 DenseId IdDictionary::Intern(std::string_view id) {
-  if (std::optional<DenseId> known = Find(id)) return *known;
+  const uint64_t hash = StringHash{}(id);
+  if (std::optional<DenseId> known = FindHashed(id, hash)) return *known;
   auto index = static_cast<DenseId>(names_.size());
   names_.emplace_back(id);
   if (2 * names_.size() > slots_.size()) {
     Rehash(4 * names_.size());  // re-inserts the new name too
   } else {
-    Insert(StringHash{}(id), index);
+    Insert(hash, index);
   }
   return index;
 }
 
 std::optional<DenseId> IdDictionary::Find(std::string_view id) const {
+  return FindHashed(id, StringHash{}(id));
+}
+
+std::optional<DenseId> IdDictionary::FindHashed(std::string_view id, uint64_t hash) const {
   if (slots_.empty()) return std::nullopt;
-  const uint64_t hash = StringHash{}(id);
   const uint64_t tag = hash >> 32;
   const size_t mask = slots_.size() - 1;
   for (size_t slot = hash & mask;; slot = (slot + 1) & mask) {

@@ -38,6 +38,8 @@ class IdDictionary {
   // Grows the table to at least `capacity` slots (a power of two) and re-inserts every name.
   void Rehash(size_t capacity);
   void Insert(uint64_t hash, DenseId index);
+  // Find with `id`'s StringHash already computed (Intern hashes once for lookup and insert).
+  std::optional<DenseId> FindHashed(std::string_view id, uint64_t hash) const;
 
   // 0 = empty, else (hash >> 32) << 32 | (dense id + 1); at most half full.
   std::vector<uint64_t> slots_;
