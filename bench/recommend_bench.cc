@@ -8,11 +8,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 
 #include "core/strings.h"
 #include "index/ann_index.h"
+#include "loadgen/zipf.h"
 #include "rollout/model_bundle.h"
 #include "serving/engine.h"
 #include "store/data_dir.h"
@@ -133,6 +135,43 @@ void BM_RecommendUnknownUser(benchmark::State& state) {
   Report(state, micros);
 }
 BENCHMARK(BM_RecommendUnknownUser)->UseRealTime();
+
+void BM_RecommendServedData(benchmark::State& state) {
+  const char* dir = std::getenv("PULSE_DATA_DIR");
+  if (dir == nullptr) {
+    state.SkipWithError("set PULSE_DATA_DIR to a trained data dir (a copy)");
+    return;
+  }
+  static std::unique_ptr<store::DataDir> data_dir;
+  static std::unique_ptr<serving::Engine> engine;
+  if (!engine) {
+    Config config;
+    config.data_dir = dir;
+    config.server.model_poll_ms = 0;
+    config.cache.ttl_ms = 0;
+    data_dir = store::DataDir::Open(dir, config.store).value();
+    engine = serving::Engine::Create(config, data_dir.get()).value();
+  }
+  const char* users_env = std::getenv("PULSE_USERS");
+  const loadgen::ZipfSampler sampler(users_env ? std::strtoull(users_env, nullptr, 10) : 50000,
+                                     1.0);
+  loadgen::UserPicker picker(&sampler, 0.05, "u", 1);
+  serving::RecommendRequest request;
+  request.n = 10;
+  std::vector<double> micros;
+  for (auto _ : state) {
+    picker.Next(&request.user_id);
+    auto start = std::chrono::steady_clock::now();
+    auto response = engine->Recommend(request);
+    micros.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+            .count());
+    if (!response.ok()) state.SkipWithError("recommend failed");
+    benchmark::DoNotOptimize(response);
+  }
+  Report(state, micros);
+}
+BENCHMARK(BM_RecommendServedData);
 
 }  // namespace
 }  // namespace pulse
