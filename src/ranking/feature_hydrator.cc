@@ -13,18 +13,26 @@ void CoreFeatureHydrator::Hydrate(const candidates::RecommendContext& context,
                                   std::span<candidates::Candidate> candidates) const {
   const rollout::ModelBundle* model = context.model;
   if (model == nullptr) return;
-  float max_popularity = 0;
+  // log1p(popularity) is fixed per model: loaded bundles carry it per item (computed at load by
+  // the same function), so a candidate costs a load, not a log.
+  const bool has_log_table = model->item_log_popularity.size() == model->item_popularity.size();
+  auto log_popularity = [&](DenseId item) {
+    return has_log_table ? model->item_log_popularity[item]
+                         : rollout::LogPopularity(model->item_popularity[item]);
+  };
+  float log_max_popularity = 0;
   if (!context.popular_items.empty()) {
-    max_popularity = model->item_popularity[context.popular_items.front()];
+    log_max_popularity = log_popularity(context.popular_items.front());
   }
-  const float popularity_norm = max_popularity > 0 ? 1.0f / std::log1p(max_popularity) : 0.0f;
+  // LogPopularity(p) > 0 exactly when p > 0, so these are the tests on the raw popularity.
+  const float popularity_norm = log_max_popularity > 0 ? 1.0f / log_max_popularity : 0.0f;
   for (candidates::Candidate& candidate : candidates) {
     if (context.has_user_vector() && !candidate.similarity_set) {
       candidate.similarity = Dot(context.user_vector.data(), model->ItemVector(candidate.item),
                                  static_cast<size_t>(model->dim));
     }
-    float popularity = model->item_popularity[candidate.item];
-    candidate.popularity = popularity > 0 ? std::log1p(popularity) * popularity_norm : 0.0f;
+    const float log_popularity_value = log_popularity(candidate.item);
+    candidate.popularity = log_popularity_value > 0 ? log_popularity_value * popularity_norm : 0.0f;
     if (context.items != nullptr) {
       candidate.category = context.items->category(candidate.item);
       int64_t created_at = context.items->created_at_ms(candidate.item);

@@ -1,4 +1,6 @@
+#include <bit>
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "candidates/ann_source.h"
@@ -74,6 +76,86 @@ TEST(FeatureHydratorTest, NoUserVectorMeansZeroSimilarity) {
   CoreFeatureHydrator().Hydrate(context, candidates);
   EXPECT_FLOAT_EQ(candidates[0].similarity, 0.0f);
   EXPECT_FLOAT_EQ(candidates[0].popularity, 0.0f);
+}
+
+// The popularity feature as the hydrator computed it before the per-model log table: a log per
+// candidate. The table must reproduce it bit for bit (same function, computed ahead).
+float PopularityReference(float popularity, float max_popularity) {
+  const float norm = max_popularity > 0 ? 1.0f / std::log1p(max_popularity) : 0.0f;
+  return popularity > 0 ? std::log1p(popularity) * norm : 0.0f;
+}
+
+TEST(FeatureHydratorTest, LogPopularityTableIsBitIdenticalToLog1p) {
+  // Hostile and ordinary popularities: zero, negatives, NaN, infinities, denormals, the float
+  // extremes, integers, and a random spread over the whole positive range (by bit pattern).
+  std::vector<float> values = {0.0f,
+                               -0.0f,
+                               -1.0f,
+                               -0.5f,
+                               -std::numeric_limits<float>::infinity(),
+                               std::numeric_limits<float>::infinity(),
+                               std::numeric_limits<float>::quiet_NaN(),
+                               std::numeric_limits<float>::denorm_min(),
+                               std::numeric_limits<float>::min(),
+                               std::numeric_limits<float>::max(),
+                               std::numeric_limits<float>::epsilon(),
+                               1e-30f,
+                               0.5f,
+                               1.0f,
+                               3.0f,
+                               1e6f,
+                               3.4e38f};
+  for (int i = 0; i < 1000; ++i) values.push_back(static_cast<float>(i));
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<uint32_t> bits(0, 0x7f7fffffu);  // positive finite floats
+  for (int i = 0; i < 20000; ++i) values.push_back(std::bit_cast<float>(bits(rng)));
+  std::uniform_real_distribution<float> small(0.0f, 10000.0f);
+  for (int i = 0; i < 20000; ++i) values.push_back(small(rng));
+
+  const size_t n = values.size();
+  // The most popular item: +inf (norm 0), NaN, a denormal (norm +inf), 0, and ordinary maxima.
+  for (const size_t top :
+       {size_t{5}, size_t{6}, size_t{7}, size_t{0}, size_t{15}, size_t{16}, n - 1}) {
+    for (const bool filled : {true, false}) {
+      SCOPED_TRACE(StrCat("top ", top, filled ? " table" : " no table"));
+      rollout::ModelBundle model;
+      model.dim = 1;
+      model.item_factors.assign(n, 1.0f);
+      model.item_popularity = values;
+      if (filled) {
+        rollout::FillDerived(model);
+        ASSERT_EQ(model.item_log_popularity.size(), n);
+      }
+      RecommendContext context;
+      context.model = &model;
+      std::vector<DenseId> popular = {static_cast<DenseId>(top)};
+      context.popular_items = popular;
+      std::vector<Candidate> candidates(n);
+      for (size_t i = 0; i < n; ++i) candidates[i].item = static_cast<DenseId>(i);
+      CoreFeatureHydrator().Hydrate(context, candidates);
+      int mismatches = 0;
+      for (size_t i = 0; i < n; ++i) {
+        const float want = PopularityReference(values[i], values[top]);
+        if (std::bit_cast<uint32_t>(candidates[i].popularity) != std::bit_cast<uint32_t>(want)) {
+          if (++mismatches <= 5) {
+            ADD_FAILURE() << "popularity " << values[i] << ": " << candidates[i].popularity
+                          << " != " << want;
+          }
+        }
+      }
+      EXPECT_EQ(mismatches, 0);
+    }
+  }
+}
+
+TEST(FeatureHydratorTest, LogPopularityIsPositiveExactlyForPositivePopularity) {
+  // The hydrator tests the table's value instead of the raw popularity; this is why it may.
+  for (uint32_t b = 0; b < 0x7f800000u; b += 9973) {
+    const float p = std::bit_cast<float>(b);
+    EXPECT_EQ(rollout::LogPopularity(p) > 0, p > 0) << p;
+    EXPECT_EQ(rollout::LogPopularity(-p), 0.0f);
+  }
+  EXPECT_GT(rollout::LogPopularity(std::numeric_limits<float>::denorm_min()), 0.0f);
 }
 
 // The `ann` source hands its scores on as the similarity feature only when the index promises

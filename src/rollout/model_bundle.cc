@@ -655,6 +655,7 @@ Result<std::shared_ptr<const ModelBundle>> LoadModelBundle(const std::string& bu
                                 " x ", m.dim));
   }
   bundle->index = std::move(index).value();
+  FillDerived(*bundle);
   return std::shared_ptr<const ModelBundle>(std::move(bundle));
 }
 
@@ -671,6 +672,13 @@ std::vector<std::string> ListModelVersions(const std::string& models_dir) {
   }
   std::sort(versions.begin(), versions.end());
   return versions;
+}
+
+void FillDerived(ModelBundle& bundle) {
+  bundle.item_log_popularity.resize(bundle.item_popularity.size());
+  for (size_t i = 0; i < bundle.item_popularity.size(); ++i) {
+    bundle.item_log_popularity[i] = LogPopularity(bundle.item_popularity[i]);
+  }
 }
 
 bool IsModelVersionName(std::string_view name) { return ParseVersionName(name).has_value(); }

@@ -22,6 +22,7 @@
 // Ids are personal data: error messages name files and line numbers, never ids.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -54,6 +55,11 @@ struct ModelBundle {
   // Load refuses a bundle whose ranker.json does not parse (DataLoss).
   std::string ranker_json;
   std::shared_ptr<const gbdt::CompiledEnsemble> ranker;
+  // Derived, not written: LogPopularity(item_popularity[i]) per item, so the hydrator does not
+  // take a log per candidate of every request. Filled by LoadModelBundle (and FillDerived);
+  // empty in a bundle built in memory without FillDerived, whose readers compute the same
+  // values on the fly (rollout::LogPopularity).
+  std::vector<float> item_log_popularity;
 
   const float* ItemVector(DenseId item) const {
     return item_factors.data() + static_cast<size_t>(item) * static_cast<size_t>(dim);
@@ -62,6 +68,17 @@ struct ModelBundle {
     return user_factors.data() + static_cast<size_t>(user) * static_cast<size_t>(dim);
   }
 };
+
+// The popularity feature's log scale: log1p(popularity) as a float, 0 unless popularity > 0 (NaN
+// included). Positive exactly when popularity > 0. Serving reads it from
+// ModelBundle::item_log_popularity; this is the one definition both use.
+inline float LogPopularity(float popularity) {
+  return popularity > 0 ? std::log1p(popularity) : 0.0f;
+}
+
+// Fills the bundle's derived tables (item_log_popularity) from its data. LoadModelBundle calls
+// it; a bundle built in memory may, to serve as a loaded one does.
+void FillDerived(ModelBundle& bundle);
 
 // Writes `bundle` as the next version under `models_dir` (created if missing). On success sets
 // bundle.version and bundle.dir (and created_at_ms to now when it was 0) and returns the version.

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -112,6 +113,12 @@ TEST(ModelBundleTest, WriteLoadRoundTrip) {
   EXPECT_EQ(l.item_factors, b.item_factors);
   EXPECT_EQ(l.user_factors, b.user_factors);
   EXPECT_EQ(l.item_popularity, b.item_popularity);
+  // The derived log table is filled at load, one log1p per item (the hydrator reads it).
+  ASSERT_EQ(l.item_log_popularity.size(), l.item_popularity.size());
+  for (size_t i = 0; i < l.item_popularity.size(); ++i) {
+    const float p = l.item_popularity[i];
+    EXPECT_EQ(l.item_log_popularity[i], p > 0 ? std::log1p(p) : 0.0f) << "item " << i;
+  }
   EXPECT_EQ(nlohmann::json::parse(l.manifest_extra_json),
             nlohmann::json::parse(b.manifest_extra_json));
   ASSERT_NE(l.index, nullptr);
