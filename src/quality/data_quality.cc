@@ -58,6 +58,10 @@ double DataQuality::Validate(Feature feature, double value) {
   return contract.default_value;
 }
 
+void DataQuality::AddViolations(Feature feature, uint64_t n) {
+  if (n > 0) features_[feature].violations.fetch_add(n, std::memory_order_relaxed);
+}
+
 void DataQuality::Observe(Feature feature, double value) {
   PerFeature& f = features_[feature];
   const int bin = BinOf(ContractOf(feature), options_.bins, value);

@@ -55,6 +55,10 @@ class DataQuality {
   // Returns `value` when it honours the feature's contract, else counts a violation and returns
   // the contract's default.
   double Validate(Feature feature, double value);
+  // Counts `n` violations of `feature` at once: for a caller that checks a batch itself by the
+  // same rules (Honours) and substitutes the default, with one atomic add per batch instead of
+  // one per violation (quality/checks.cc).
+  void AddViolations(Feature feature, uint64_t n);
   // Adds a (valid) value to the feature's current drift window.
   void Observe(Feature feature, double value);
   // The next full window of every feature becomes its reference (a new model's scores are a new

@@ -9,6 +9,7 @@
 // Thread-safety: immutable, static storage. Failure: Check never fails; it classifies.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -63,5 +64,12 @@ std::optional<Feature> FindFeature(std::string_view name);
 
 enum class Violation : uint8_t { kNone, kNotFinite, kOutOfRange, kNotInteger };
 Violation Check(const FeatureContract& contract, double value);
+
+// Check(contract, value) == Violation::kNone, inline: the per-candidate hot path
+// (quality/checks.h) asks only whether a value honours its contract, not why it does not.
+inline bool Honours(const FeatureContract& contract, double value) {
+  return std::isfinite(value) && value >= contract.min && value <= contract.max &&
+         (contract.type != FeatureType::kCount || value == std::floor(value));
+}
 
 }  // namespace pulse::quality

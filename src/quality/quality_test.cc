@@ -1,6 +1,9 @@
+#include <bit>
 #include <cmath>
 #include <limits>
+#include <random>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -193,6 +196,150 @@ TEST(ChecksTest, RankingFeaturesAndScoresAreValidatedInPlace) {
   EXPECT_EQ(quality.violations(kPopularity), 1u);
   EXPECT_EQ(quality.violations(kScore), 1u);
   EXPECT_EQ(quality.violations(kFreshness), 0u);
+}
+
+// Values a broken feed or model can write: NaN, infinities, out of range by a little or a lot,
+// the float extremes, signed zeros, fractions (contracts of counts reject them), and ordinary
+// values.
+std::vector<double> HostileValues() {
+  const double kMax = std::numeric_limits<float>::max();
+  std::vector<double> values = {kNaN,
+                                -kNaN,
+                                kInf,
+                                -kInf,
+                                0.0,
+                                -0.0,
+                                1.0,
+                                -1.0,
+                                0.5,
+                                1.5,
+                                -0.5,
+                                1.0000001,
+                                -1e-7,
+                                1e3,
+                                1e3 + 1,
+                                -1e3,
+                                -1e3 - 0.5,
+                                1e6,
+                                1e6 + 1,
+                                -1e6,
+                                -1e6 - 1,
+                                kMax,
+                                -kMax,
+                                1e12,
+                                1e12 + 1,
+                                2.5,
+                                7.0,
+                                std::numeric_limits<float>::denorm_min(),
+                                std::numeric_limits<float>::min()};
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> wide(-2e6, 2e6), unit(-0.5, 1.5);
+  std::uniform_int_distribution<uint32_t> bits;  // any float bit pattern, NaNs included
+  for (int i = 0; i < 3000; ++i) {
+    values.push_back(wide(rng));
+    values.push_back(unit(rng));
+    values.push_back(std::bit_cast<float>(bits(rng)));
+    values.push_back(static_cast<double>(static_cast<int>(wide(rng))));
+  }
+  return values;
+}
+
+TEST(FeatureContractsTest, HonoursIsCheckSaysNone) {
+  for (int i = 0; i < kNumFeatures; ++i) {
+    const FeatureContract& contract = FeatureContracts()[i];
+    SCOPED_TRACE(contract.name);
+    for (double value : HostileValues()) {
+      EXPECT_EQ(Honours(contract, value), Check(contract, value) == Violation::kNone) << value;
+    }
+  }
+}
+
+// The batch path (one contract fetch and one atomic per feature per call) must count the same
+// violations and leave the same values, bit for bit, as Validate called per value.
+TEST(ChecksTest, BatchChecksAgreeWithValidatePerValue) {
+  const std::vector<double> values = HostileValues();
+  std::vector<candidates::Candidate> batch(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    // Each feature sees every value, in a different order.
+    batch[i].similarity = static_cast<float>(values[i]);
+    batch[i].popularity = static_cast<float>(values[(i + 1) % values.size()]);
+    batch[i].freshness = static_cast<float>(values[(i + 7) % values.size()]);
+    batch[i].score = static_cast<float>(values[(i + 13) % values.size()]);
+  }
+  std::vector<candidates::Candidate> per_value = batch;
+  DataQuality batch_quality, per_value_quality;
+  // Split in two calls: the counts add up across calls.
+  const size_t half = batch.size() / 2;
+  CheckRankingFeatures(std::span(batch).first(half), batch_quality, /*observe_drift=*/false);
+  CheckRankingFeatures(std::span(batch).subspan(half), batch_quality, /*observe_drift=*/false);
+  CheckScores(batch, batch_quality, /*observe_drift=*/false);
+  auto validate = [&per_value_quality](Feature feature, float& value) {
+    value = static_cast<float>(per_value_quality.Validate(feature, value));
+  };
+  for (candidates::Candidate& c : per_value) {
+    validate(kSimilarity, c.similarity);
+    validate(kPopularity, c.popularity);
+    validate(kFreshness, c.freshness);
+    validate(kScore, c.score);
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    ASSERT_EQ(std::bit_cast<uint32_t>(batch[i].similarity),
+              std::bit_cast<uint32_t>(per_value[i].similarity))
+        << i;
+    ASSERT_EQ(std::bit_cast<uint32_t>(batch[i].popularity),
+              std::bit_cast<uint32_t>(per_value[i].popularity))
+        << i;
+    ASSERT_EQ(std::bit_cast<uint32_t>(batch[i].freshness),
+              std::bit_cast<uint32_t>(per_value[i].freshness))
+        << i;
+    ASSERT_EQ(std::bit_cast<uint32_t>(batch[i].score), std::bit_cast<uint32_t>(per_value[i].score))
+        << i;
+  }
+  for (Feature f : {kSimilarity, kPopularity, kFreshness, kScore}) {
+    EXPECT_GT(per_value_quality.violations(f), 1000u) << ContractOf(f).name;  // hostile indeed
+    EXPECT_EQ(batch_quality.violations(f), per_value_quality.violations(f)) << ContractOf(f).name;
+  }
+}
+
+// A sampled call observes the validated values (defaults in place of invalid ones), as
+// Observe(Validate(value)) does: a window from each path, on one DataQuality, has PSI exactly 0.
+TEST(ChecksTest, SampledCallsObserveTheValidatedValues) {
+  const std::vector<double> values = HostileValues();
+  std::vector<candidates::Candidate> batch(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    batch[i].similarity = static_cast<float>(values[i]);
+    batch[i].popularity = static_cast<float>(values[(i + 1) % values.size()]);
+    batch[i].freshness = static_cast<float>(values[(i + 7) % values.size()]);
+    batch[i].score = static_cast<float>(values[(i + 13) % values.size()]);
+  }
+  const std::vector<candidates::Candidate> raw = batch;
+  DriftOptions options;
+  options.window = values.size();  // one call fills a window
+  DataQuality quality(options);
+  // A fresh thread: its first call at each site is a sampled one.
+  std::thread([&] {
+    CheckRankingFeatures(batch, quality, /*observe_drift=*/true);
+    CheckScores(batch, quality, /*observe_drift=*/true);
+  }).join();
+  for (const candidates::Candidate& c : raw) {  // the reference window is the batch's
+    quality.Observe(kSimilarity, quality.Validate(kSimilarity, c.similarity));
+    quality.Observe(kPopularity, quality.Validate(kPopularity, c.popularity));
+    quality.Observe(kFreshness, quality.Validate(kFreshness, c.freshness));
+    quality.Observe(kScore, quality.Validate(kScore, c.score));
+  }
+  for (Feature f : {kSimilarity, kPopularity, kFreshness, kScore}) {
+    ASSERT_TRUE(quality.psi(f).has_value()) << ContractOf(f).name;
+    EXPECT_EQ(*quality.psi(f), 0.0) << ContractOf(f).name;
+  }
+}
+
+TEST(DataQualityTest, AddViolationsCountsABatch) {
+  DataQuality quality;
+  quality.AddViolations(kScore, 0);
+  quality.AddViolations(kScore, 41);
+  quality.AddViolations(kScore, 1);
+  EXPECT_EQ(quality.violations(kScore), 42u);
+  EXPECT_EQ(quality.violations(kSimilarity), 0u);
 }
 
 TEST(ChecksTest, NearlineFeaturesOfABatchAreReadBackAndValidated) {
