@@ -1,6 +1,9 @@
 #include "rules/filter.h"
 
 #include <algorithm>
+#include <array>
+#include <bit>
+#include <cstdint>
 
 namespace pulse::rules {
 namespace {
@@ -24,17 +27,49 @@ void RemoveIf(RecommendContext& context, std::vector<Candidate>& candidates,
   candidates.resize(kept);
 }
 
-bool SortedContains(const std::vector<DenseId>& sorted, DenseId item) {
-  return std::binary_search(sorted.begin(), sorted.end(), item);
-}
+// Membership in a sorted id list for a request's candidates. Most candidates are not in it, so
+// a bitmap of hashed ids (about 8 bits per id, on the stack) answers most of them with one load
+// and a bit test; a set bit (a member, or a collision: at most about 1 in 8 when the list fits
+// the bitmap) is settled by binary search. Same answers as std::binary_search on the list.
+class SortedIdSet {
+ public:
+  explicit SortedIdSet(const std::vector<DenseId>& sorted) : sorted_(sorted) {
+    size_t words = 1;
+    while (words < kMaxWords && words * 64 < sorted.size() * 8) words *= 2;
+    shift_ = 32 - std::countr_zero(words * 64);  // the top log2(bits) bits of the hash
+    std::fill_n(bits_.begin(), words, 0);
+    for (DenseId id : sorted) {
+      const uint32_t h = Hash(id);
+      bits_[h >> 6] |= uint64_t{1} << (h & 63);
+    }
+  }
+
+  bool contains(DenseId id) const {
+    const uint32_t h = Hash(id);
+    if ((bits_[h >> 6] >> (h & 63) & 1) == 0) return false;
+    return std::binary_search(sorted_.begin(), sorted_.end(), id);
+  }
+
+ private:
+  static constexpr size_t kMaxWords = 512;  // 32 Kbit = 4 KB, ample for 1000 remembered items
+  // Fibonacci hashing: dense ids of one user's items cluster; the multiply spreads them.
+  uint32_t Hash(DenseId id) const {
+    return static_cast<uint32_t>((static_cast<uint32_t>(id) * 0x9E3779B1u) >> shift_);
+  }
+
+  const std::vector<DenseId>& sorted_;
+  int shift_ = 0;
+  std::array<uint64_t, kMaxWords> bits_;  // the first `words` are used (and initialized)
+};
 
 }  // namespace
 
 void RequestExcludeFilter::Apply(RecommendContext& context,
                                  std::vector<Candidate>& candidates) const {
   if (context.excluded_items.empty()) return;
+  const SortedIdSet excluded(context.excluded_items);
   RemoveIf(context, candidates, name(), "excluded by the request",
-           [&](const Candidate& c) { return !SortedContains(context.excluded_items, c.item); });
+           [&excluded](const Candidate& c) { return !excluded.contains(c.item); });
 }
 
 void UnavailableItemsFilter::Apply(RecommendContext& context,
@@ -46,8 +81,9 @@ void UnavailableItemsFilter::Apply(RecommendContext& context,
 
 void SeenItemsFilter::Apply(RecommendContext& context, std::vector<Candidate>& candidates) const {
   if (context.seen_items.empty()) return;
+  const SortedIdSet seen(context.seen_items);
   RemoveIf(context, candidates, name(), "the user already engaged with it",
-           [&](const Candidate& c) { return !SortedContains(context.seen_items, c.item); });
+           [&seen](const Candidate& c) { return !seen.contains(c.item); });
 }
 
 Result<std::unique_ptr<Filter>> MakeFilter(std::string_view name) {

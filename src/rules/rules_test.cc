@@ -41,6 +41,62 @@ TEST(FilterTest, SeenFilterRemovesSeenAndRecordsWhy) {
   EXPECT_FALSE(context.removed[0].reason.empty());
 }
 
+// The seen and exclude filters answer membership through a hashed bitmap before searching the
+// sorted list; they must keep and remove exactly what a binary search alone does, in the same
+// order, for lists from empty to far beyond the bitmap's size, with clustered and extreme ids.
+TEST(FilterTest, SeenAndExcludeFiltersAgreeWithBinarySearch) {
+  std::mt19937 rng(9);
+  for (size_t seen_size : {size_t{1}, size_t{2}, size_t{7}, size_t{64}, size_t{200}, size_t{1000},
+                           size_t{5000}, size_t{50000}}) {
+    for (const bool clustered : {false, true}) {
+      SCOPED_TRACE(testing::Message() << seen_size << (clustered ? " clustered" : " spread"));
+      std::vector<DenseId> seen;
+      for (size_t i = 0; i < seen_size; ++i) {
+        seen.push_back(clustered ? static_cast<DenseId>(rng() % (seen_size * 2))
+                                 : static_cast<DenseId>(rng()));
+      }
+      seen.push_back(0xFFFFFFFFu);
+      seen.push_back(0);
+      std::sort(seen.begin(), seen.end());
+      seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+      std::vector<Candidate> input;
+      for (int i = 0; i < 2000; ++i) {
+        Candidate c;
+        // Half from the seen list, half anything (near the seen ids when clustered).
+        c.item = i % 2 == 0 ? seen[rng() % seen.size()]
+                            : (clustered ? static_cast<DenseId>(rng() % (seen_size * 3))
+                                         : static_cast<DenseId>(rng()));
+        c.score = static_cast<float>(i);
+        input.push_back(c);
+      }
+      std::vector<DenseId> want_kept, want_removed;
+      for (const Candidate& c : input) {
+        (std::binary_search(seen.begin(), seen.end(), c.item) ? want_removed : want_kept)
+            .push_back(c.item);
+      }
+      ASSERT_FALSE(want_kept.empty());
+      ASSERT_FALSE(want_removed.empty());
+      for (const bool exclude : {false, true}) {
+        RecommendContext context;
+        (exclude ? context.excluded_items : context.seen_items) = seen;
+        std::vector<Candidate> candidates = input;
+        if (exclude) {
+          RequestExcludeFilter().Apply(context, candidates);
+        } else {
+          SeenItemsFilter().Apply(context, candidates);
+        }
+        EXPECT_EQ(Ids(candidates), want_kept);
+        std::vector<DenseId> removed;
+        for (const auto& r : context.removed) {
+          EXPECT_EQ(r.filter, exclude ? "request_exclude" : "seen");
+          removed.push_back(r.item);
+        }
+        EXPECT_EQ(removed, want_removed);
+      }
+    }
+  }
+}
+
 TEST(FilterTest, ExcludeFilterUsesRequestIds) {
   RecommendContext context;
   context.excluded_items = {7};
