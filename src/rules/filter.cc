@@ -28,14 +28,14 @@ void RemoveIf(RecommendContext& context, std::vector<Candidate>& candidates,
 }
 
 // Membership in a sorted id list for a request's candidates. Most candidates are not in it, so
-// a bitmap of hashed ids (about 8 bits per id, on the stack) answers most of them with one load
-// and a bit test; a set bit (a member, or a collision: at most about 1 in 8 when the list fits
-// the bitmap) is settled by binary search. Same answers as std::binary_search on the list.
+// a bitmap of hashed ids (16 bits per id, on the stack) answers most of them with one load and a
+// bit test; a set bit (a member, or a collision: about 1 in 16 when the list fits the bitmap) is
+// settled by binary search. Same answers as std::binary_search on the list.
 class SortedIdSet {
  public:
   explicit SortedIdSet(const std::vector<DenseId>& sorted) : sorted_(sorted) {
     size_t words = 1;
-    while (words < kMaxWords && words * 64 < sorted.size() * 8) words *= 2;
+    while (words < kMaxWords && words * 64 < sorted.size() * 16) words *= 2;
     shift_ = 32 - std::countr_zero(words * 64);  // the top log2(bits) bits of the hash
     std::fill_n(bits_.begin(), words, 0);
     for (DenseId id : sorted) {
@@ -51,7 +51,8 @@ class SortedIdSet {
   }
 
  private:
-  static constexpr size_t kMaxWords = 512;  // 32 Kbit = 4 KB, ample for 1000 remembered items
+  // 32 Kbit = 4 KB: 16 bits for each of up to 2048 ids (history_per_user's default is 1000).
+  static constexpr size_t kMaxWords = 512;
   // Fibonacci hashing: dense ids of one user's items cluster; the multiply spreads them.
   uint32_t Hash(DenseId id) const {
     return static_cast<uint32_t>((static_cast<uint32_t>(id) * 0x9E3779B1u) >> shift_);
