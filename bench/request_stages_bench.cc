@@ -433,31 +433,49 @@ void BM_FoldIn(benchmark::State& state) {
 }
 BENCHMARK(BM_FoldIn)->Unit(benchmark::kMicrosecond);
 
-void BM_UserStateMemoHit(benchmark::State& state) {
+// A memo hit as PrepareUser takes it: the remembered state copied out. Versioned: the history
+// came from the data dir (matched by its version); unversioned: from a store that cannot version
+// (matched entry by entry).
+void UserStateMemoHit(benchmark::State& state, bool versioned) {
   World& world = TheWorld();
-  serving::UserStateMemo memo;
-  std::vector<std::vector<store::HistoryEntry>> histories(world.recent.size());
+  serving::UserStateMemo memo(16384);
+  std::vector<store::UserHistory> histories(world.recent.size());
   const std::vector<float> vector(kDim, 0.5f);
   for (size_t u = 0; u < histories.size(); ++u) {
     for (DenseId item : world.recent[u]) {
-      histories[u].push_back({world.model.items.Name(item), EventType::kClick, 0});
+      histories[u].recent.push_back({world.model.items.Name(item), EventType::kClick, 0});
     }
-    memo.Store(StrCat("u", u), 1, 200, histories[u], world.recent[u], world.recent[u], vector);
+    histories[u].version = versioned ? u + 1 : 0;
+    memo.Store({StrCat("u", u), 1, 200}, histories[u], world.recent[u], world.recent[u], vector);
   }
+  std::vector<DenseId> seen, recent;
+  std::vector<float> user_vector;
+  auto copy_out = [&](const serving::DerivedUserState& known) {
+    seen = known.seen_items;
+    recent = known.recent_items;
+    user_vector = known.user_vector;
+  };
   // Users whose slot no later user took (direct-mapped: some collide).
   std::vector<size_t> kept;
   for (size_t u = 0; u < histories.size(); ++u) {
-    if (memo.Find(StrCat("u", u), 1, 200, histories[u]) != nullptr) kept.push_back(u);
+    if (memo.Find({StrCat("u", u), 1, 200}, histories[u], copy_out)) kept.push_back(u);
   }
+  store::UserHistory unchanged;  // what a versioned read of an unchanged history returns
   size_t i = 0;
   for (auto _ : state) {
     const size_t u = kept[i++ % kept.size()];
-    const serving::DerivedUserState* hit = memo.Find(StrCat("u", u), 1, 200, histories[u]);
-    if (hit == nullptr) state.SkipWithError("miss");
-    benchmark::DoNotOptimize(hit);
+    const std::string user = StrCat("u", u);
+    unchanged.version = histories[u].version;
+    if (!memo.Find({user, 1, 200}, versioned ? unchanged : histories[u], copy_out)) {
+      state.SkipWithError("miss");
+    }
+    benchmark::DoNotOptimize(user_vector.data());
   }
 }
-BENCHMARK(BM_UserStateMemoHit)->Unit(benchmark::kMicrosecond);
+void BM_UserStateMemoHitVersioned(benchmark::State& state) { UserStateMemoHit(state, true); }
+void BM_UserStateMemoHitUnversioned(benchmark::State& state) { UserStateMemoHit(state, false); }
+BENCHMARK(BM_UserStateMemoHitVersioned)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_UserStateMemoHitUnversioned)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace pulse

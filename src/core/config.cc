@@ -216,10 +216,10 @@ Status ParseIndex(const YAML::Node& node, IndexConfig* c) {
 
 Status ParsePipeline(const YAML::Node& node, PipelineConfig* c) {
   const std::string p = "pipeline";
-  RETURN_IF_ERROR(
-      CheckKeys(node, p,
-                {"sources", "filters", "scorer_weights", "max_per_category", "default_n", "max_n",
-                 "fold_in_items", "feature_log_sample", "fault_injection"}));
+  RETURN_IF_ERROR(CheckKeys(
+      node, p,
+      {"sources", "filters", "scorer_weights", "max_per_category", "default_n", "max_n",
+       "fold_in_items", "user_state_memo_entries", "feature_log_sample", "fault_injection"}));
   if (YAML::Node sources = node["sources"]) {
     if (!sources.IsSequence()) return InvalidArgumentError("pipeline.sources: expected a list");
     c->sources.clear();
@@ -258,6 +258,7 @@ Status ParsePipeline(const YAML::Node& node, PipelineConfig* c) {
   RETURN_IF_ERROR(ReadInt(node, p, "default_n", &c->default_n));
   RETURN_IF_ERROR(ReadInt(node, p, "max_n", &c->max_n));
   RETURN_IF_ERROR(ReadInt(node, p, "fold_in_items", &c->fold_in_items));
+  RETURN_IF_ERROR(ReadInt(node, p, "user_state_memo_entries", &c->user_state_memo_entries));
   RETURN_IF_ERROR(ReadDouble(node, p, "feature_log_sample", &c->feature_log_sample));
   if (YAML::Node fault = node["fault_injection"]) {
     const std::string fp = "pipeline.fault_injection";
@@ -435,6 +436,9 @@ Status ValidateConfig(const Config& c) {
   }
   if (c.pipeline.max_per_category < 0) return bad("pipeline.max_per_category: must be >= 0");
   if (c.pipeline.fold_in_items < 1) return bad("pipeline.fold_in_items: must be >= 1");
+  if (c.pipeline.user_state_memo_entries < 0 || c.pipeline.user_state_memo_entries > (1 << 24)) {
+    return bad("pipeline.user_state_memo_entries: must be in 0..16777216");
+  }
   RETURN_IF_ERROR(ValidateResilience(c));
   if (!(c.pipeline.feature_log_sample >= 0 && c.pipeline.feature_log_sample <= 1)) {
     return bad("pipeline.feature_log_sample: must be in 0..1");

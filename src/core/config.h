@@ -95,6 +95,9 @@ struct PipelineConfig {
   int default_n = 10;
   int max_n = 200;
   int fold_in_items = 200;  // recent items folded into the online user vector
+  // Users whose derived state (seen items, folded-in vector) is remembered across requests
+  // (serving/user_state_memo.h); 0 = none.
+  int user_state_memo_entries = 16384;
   // Fraction (0..1) of recommend requests whose served items and feature vectors are logged to
   // the data dir for ranker training (store/served_log.h). 0 = none.
   double feature_log_sample = 0.0;

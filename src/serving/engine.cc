@@ -182,6 +182,7 @@ Engine::Engine(const Config& config, store::DataDir* data_dir, const Clock* cloc
       data_dir_(data_dir),
       clock_(clock != nullptr ? *clock : SystemClock::Get()),
       pipeline_(std::move(pipeline)),
+      user_state_memo_(static_cast<size_t>(config.pipeline.user_state_memo_entries)),
       nearline_(std::make_unique<nearline::FeatureProcessor>(nearline::ProcessorOptions{},
                                                              CategoryLookup())),
       checkpoint_every_events_(kCheckpointEveryEvents),
@@ -220,14 +221,15 @@ Engine::~Engine() {
   if (since_checkpoint_ > 0) SaveNearlineCheckpointLocked();  // a restart replays nothing
 }
 
-Result<store::UserHistory> Engine::ReadUserHistory(std::string_view user_id, bool* degraded) {
+Result<store::UserHistory> Engine::ReadUserHistory(std::string_view user_id, uint64_t known_version,
+                                                   bool* degraded) {
   if (applier_) {
     // The shared store is being (re)filled from the log: the embedded copy is complete for this
     // process's events, but misses other replicas' — say so.
     if (applier_->refilling()) {
       feature_store_refill_reads_.fetch_add(1, std::memory_order_relaxed);
       *degraded = true;
-      return data_dir_->GetUserHistory(user_id);
+      return data_dir_->GetUserHistory(user_id, known_version);
     }
     // Read-your-writes: an acknowledged event of this user is not in the shared store yet; the
     // embedded copy (same write batch as the log) has it. (Merging the two would need the
@@ -240,14 +242,14 @@ Result<store::UserHistory> Engine::ReadUserHistory(std::string_view user_id, boo
         feature_store_fallbacks_.fetch_add(1, std::memory_order_relaxed);
         *degraded = true;
       }
-      return data_dir_->GetUserHistory(user_id);
+      return data_dir_->GetUserHistory(user_id, known_version);
     }
   }
-  auto history = feature_store_->GetUserHistory(user_id);
+  auto history = feature_store_->GetUserHistoryIfChanged(user_id, known_version);
   if (history.ok() || feature_store_->name() == "embedded") return history;
   feature_store_fallbacks_.fetch_add(1, std::memory_order_relaxed);
   *degraded = true;
-  return data_dir_->GetUserHistory(user_id);
+  return data_dir_->GetUserHistory(user_id, known_version);
 }
 
 nearline::CategoryLookup Engine::CategoryLookup() {
@@ -672,24 +674,34 @@ void Engine::StopModelWatcher() {
 Status Engine::PrepareUser(const ServingSnapshot& snapshot, const RecommendRequest& request,
                            RecommendContext& context) {
   const rollout::ModelBundle& model = *snapshot.model;
-  ASSIGN_OR_RETURN(store::UserHistory history, ReadUserHistory(request.user_id, &context.degraded));
-  context.history_items = history.recent.size();
-  context.history_updated_at_ms = history.updated_at_ms;
-  if (!history.recent.empty()) context.history_newest_event_ms = history.recent.front().ts_ms;
   const size_t fold_in_limit = static_cast<size_t>(config_.pipeline.fold_in_items);
-  // A user who has not acted since their last computed request on this thread: the same history
-  // under the same snapshot derives the same ids and vector (exact; see user_state_memo.h).
-  UserStateMemo& memo = UserStateMemo::ForThisThread();
-  if (const DerivedUserState* known =
-          memo.Find(request.user_id, snapshot.generation, fold_in_limit, history.recent)) {
-    context.seen_items = known->seen_items;
-    context.recent_items = known->recent_items;
-    context.user_vector = known->user_vector;
+  // A user who has not acted since an earlier computed request: the same history under the same
+  // snapshot derives the same ids and vector (exact; see user_state_memo.h). A versioned store
+  // then leaves the unchanged history out of the read.
+  const UserStateKey key{request.user_id, snapshot.generation, fold_in_limit};
+  const uint64_t known_version = user_state_memo_.KnownVersion(key);
+  ASSIGN_OR_RETURN(store::UserHistory history,
+                   ReadUserHistory(request.user_id, known_version, &context.degraded));
+  context.history_updated_at_ms = history.updated_at_ms;
+  const bool remembered = user_state_memo_.Find(key, history, [&](const DerivedUserState& known) {
+    context.seen_items = known.seen_items;
+    context.recent_items = known.recent_items;
+    context.user_vector = known.user_vector;
+    context.history_items = known.history_items;
+    context.history_newest_event_ms = known.newest_event_ms;
+  });
+  if (remembered) {
     context.vector_kind = UserVectorKind::kRecentItems;
-    user_state_memo_[0].fetch_add(1, std::memory_order_relaxed);
+    user_state_memo_results_[0].fetch_add(1, std::memory_order_relaxed);
     AddExcludedItems(model, request, context);
     return OkStatus();
   }
+  if (known_version != 0 && history.version == known_version) {
+    // Left out of the read, but another thread has since replaced the remembered state.
+    ASSIGN_OR_RETURN(history, ReadUserHistory(request.user_id, 0, &context.degraded));
+  }
+  context.history_items = history.recent.size();
+  if (!history.recent.empty()) context.history_newest_event_ms = history.recent.front().ts_ms;
   std::vector<float> weights;
   weights.reserve(std::min(history.recent.size(), fold_in_limit));
   context.seen_items.reserve(history.recent.size());
@@ -711,11 +723,11 @@ Status Engine::PrepareUser(const ServingSnapshot& snapshot, const RecommendReque
     train::FoldInUser(model.item_factors.data(), model.dim, snapshot.gramian.data(),
                       context.recent_items, weights, snapshot.fold_in, context.user_vector.data());
     context.vector_kind = UserVectorKind::kRecentItems;
-    user_state_memo_[1].fetch_add(1, std::memory_order_relaxed);
+    user_state_memo_results_[1].fetch_add(1, std::memory_order_relaxed);
     // Only the fold-in path is remembered: it is the one worth skipping (and the trained-vector
     // path below depends on the user id, not the history).
-    memo.Store(request.user_id, snapshot.generation, fold_in_limit, history.recent,
-               context.seen_items, context.recent_items, context.user_vector);
+    user_state_memo_.Store(key, history, context.seen_items, context.recent_items,
+                           context.user_vector);
   } else if (std::optional<DenseId> user = model.users.Find(request.user_id)) {
     std::copy_n(model.UserVector(*user), model.dim, context.user_vector.begin());
     context.vector_kind = UserVectorKind::kTrained;
@@ -1095,7 +1107,7 @@ Result<UserFeatures> Engine::GetUserFeatures(std::string_view user_id) {
   UserFeatures features;
   features.user_id = std::string(user_id);
   bool degraded = false;
-  ASSIGN_OR_RETURN(features.history, ReadUserHistory(user_id, &degraded));
+  ASSIGN_OR_RETURN(features.history, ReadUserHistory(user_id, 0, &degraded));
   features.windows = nearline_->User(user_id);
   return features;
 }
@@ -1300,9 +1312,9 @@ void Engine::RenderResilienceMetrics(std::string* out) const {
                     "Computed requests whose folded-in user vector came from the per-thread "
                     "user-state memo (hit) or was solved (miss).");
   StrAppend(*out, "pulse_user_state_memo_total{result=\"hit\"} ",
-            user_state_memo_[0].load(std::memory_order_relaxed), "\n");
+            user_state_memo_results_[0].load(std::memory_order_relaxed), "\n");
   StrAppend(*out, "pulse_user_state_memo_total{result=\"miss\"} ",
-            user_state_memo_[1].load(std::memory_order_relaxed), "\n");
+            user_state_memo_results_[1].load(std::memory_order_relaxed), "\n");
   obs::RenderHeader(out, "pulse_circuit_state", "gauge",
                     "Circuit breaker state by dependency: 0 closed, 1 open, 2 half-open.");
   // The embedded store is the process itself: no breaker in front of it.

@@ -53,6 +53,7 @@
 #include "rollout/model_bundle.h"
 #include "serving/pipeline.h"
 #include "serving/service.h"
+#include "serving/user_state_memo.h"
 #include "store/data_dir.h"
 #include "store/feature_store.h"
 #include "store/feature_store_applier.h"
@@ -123,14 +124,16 @@ class Engine final : public PulseService {
   resilience::CircuitState feature_store_circuit() const { return feature_store_breaker_->state(); }
   // Requests that waited for an identical request's computation.
   uint64_t CoalescedForTest() const { return recommend_flight_.coalesced(); }
-  // Computed requests whose folded-in user vector came from the per-thread user-state memo
+  // Computed requests whose folded-in user vector came from the user-state memo
   // (hits) or was solved (misses). Users served by their trained vector count in neither.
   uint64_t UserStateMemoHitsForTest() const {
-    return user_state_memo_[0].load(std::memory_order_relaxed);
+    return user_state_memo_results_[0].load(std::memory_order_relaxed);
   }
   uint64_t UserStateMemoMissesForTest() const {
-    return user_state_memo_[1].load(std::memory_order_relaxed);
+    return user_state_memo_results_[1].load(std::memory_order_relaxed);
   }
+  // The next request of every user derives its state anew.
+  void ForgetUserStatesForTest() { user_state_memo_.Clear(); }
   // Test hook: runs at the start of every recommendation computation (set before serving).
   void SetComputeHookForTest(std::function<void()> hook) {
     compute_hook_for_test_ = std::move(hook);
@@ -153,7 +156,9 @@ class Engine final : public PulseService {
       std::shared_ptr<const rollout::ModelBundle> model);
   // The user's history from the configured feature store; when a shared store (Redis) fails,
   // the embedded copy in the data dir answers and `degraded` is set.
-  Result<store::UserHistory> ReadUserHistory(std::string_view user_id, bool* degraded);
+  // known_version: as store::FeatureStore::GetUserHistoryIfChanged (0: read it whole).
+  Result<store::UserHistory> ReadUserHistory(std::string_view user_id, uint64_t known_version,
+                                             bool* degraded);
   // The processor's item → category lookup over item_categories_.
   nearline::CategoryLookup CategoryLookup();
   // Feeds durably written events to the nearline processor; freshness is measured here.
@@ -220,6 +225,7 @@ class Engine final : public PulseService {
   store::DataDir* const data_dir_;
   const Clock& clock_;
   const std::unique_ptr<Pipeline> pipeline_;
+  UserStateMemo user_state_memo_;  // PrepareUser's, shared by the request threads
   // Where user histories are read from: the data dir itself (embedded) or a shared Redis, which
   // the writer hook keeps up to date. The data dir always has its own copy (same write batch as
   // the event log), which is the fallback when Redis fails.
@@ -276,8 +282,8 @@ class Engine final : public PulseService {
   std::unique_ptr<resilience::UserResultCache<CachedResponse>> result_cache_;  // null: off
   resilience::SingleFlight<Result<CachedResponse>> recommend_flight_;
   std::atomic<uint64_t> recommend_computations_{0};
-  std::atomic<uint64_t> user_state_memo_[2] = {};  // hits, misses
-  std::atomic<uint64_t> fallback_rungs_[3] = {};   // cached, heuristic, popular
+  std::atomic<uint64_t> user_state_memo_results_[2] = {};  // hits, misses
+  std::atomic<uint64_t> fallback_rungs_[3] = {};           // cached, heuristic, popular
   int resilience_metrics_handle_ = 0;
   std::function<void()> compute_hook_for_test_;
 

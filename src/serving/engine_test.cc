@@ -352,9 +352,9 @@ TEST_F(EngineTest, CorruptNearlineCheckpointFallsBackToTheLog) {
   EXPECT_EQ(engine->nearline_counters().applied, 3);
 }
 
-// The per-thread user-state memo must be invisible: a thread that computed this user before
-// (memo warm) answers exactly as a fresh thread (memo cold) — same items, same scores — before
-// and after the user's history changes.
+// The user-state memo must be invisible: an answer from remembered state (memo warm) is exactly
+// the answer computed anew (memo cleared) — same items, same scores — before and after the user's
+// history changes, from any thread.
 TEST_F(EngineTest, RememberedUserStateAnswersAsAFreshComputation) {
   config_.cache.ttl_ms = 0;  // every request computes
   WriteBundle();
@@ -363,6 +363,13 @@ TEST_F(EngineTest, RememberedUserStateAnswersAsAFreshComputation) {
   request.user_id = "alice";
   request.n = 8;
   auto fresh = [&] {
+    engine->ForgetUserStatesForTest();
+    const uint64_t misses = engine->UserStateMemoMissesForTest();
+    Result<RecommendResponse> out = engine->Recommend(request);
+    EXPECT_EQ(engine->UserStateMemoMissesForTest(), misses + 1);  // solved anew
+    return out;
+  };
+  auto on_another_thread = [&] {
     Result<RecommendResponse> out = InternalError("not run");
     std::thread([&] { out = engine->Recommend(request); }).join();
     return out;
@@ -377,12 +384,16 @@ TEST_F(EngineTest, RememberedUserStateAnswersAsAFreshComputation) {
   };
   for (int round = 0; round < 3; ++round) {
     const uint64_t hits = engine->UserStateMemoHitsForTest();
-    auto warm = engine->Recommend(request);  // round > 0: from this thread's memo
+    auto warm = engine->Recommend(request);  // round > 0: remembered from the last round
     EXPECT_EQ(engine->UserStateMemoHitsForTest(), hits + (round > 0 ? 1 : 0)) << round;
+    auto shared = on_another_thread();  // remembered: the memo is shared by threads
+    EXPECT_EQ(engine->UserStateMemoHitsForTest(), hits + (round > 0 ? 2 : 1)) << round;
     auto cold = fresh();
     ASSERT_THAT(warm, IsOk());
+    ASSERT_THAT(shared, IsOk());
     ASSERT_THAT(cold, IsOk());
     same(*warm, *cold);
+    same(*shared, *cold);
     // Alice turns to cluster B: the remembered state is of the old history and must not serve.
     const std::string item = StrCat("i", 10 + round);
     ASSERT_THAT(

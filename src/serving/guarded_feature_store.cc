@@ -29,6 +29,11 @@ Result<store::UserHistory> GuardedFeatureStore::GetUserHistory(std::string_view 
   return Guarded("read", [&] { return inner_->GetUserHistory(user_id); });
 }
 
+Result<store::UserHistory> GuardedFeatureStore::GetUserHistoryIfChanged(std::string_view user_id,
+                                                                        uint64_t known_version) {
+  return Guarded("read", [&] { return inner_->GetUserHistoryIfChanged(user_id, known_version); });
+}
+
 Status GuardedFeatureStore::ApplyEvents(std::span<const Event> events) {
   return Guarded("write", [&] { return inner_->ApplyEvents(events); });
 }

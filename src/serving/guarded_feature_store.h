@@ -25,6 +25,8 @@ class GuardedFeatureStore final : public store::FeatureStore {
                       resilience::CircuitBreaker* breaker, int64_t max_in_flight);
 
   Result<store::UserHistory> GetUserHistory(std::string_view user_id) override;
+  Result<store::UserHistory> GetUserHistoryIfChanged(std::string_view user_id,
+                                                     uint64_t known_version) override;
   Status ApplyEvents(std::span<const Event> events) override;
   std::string_view name() const override { return inner_->name(); }
   Result<bool> HoldsMarker(std::string_view marker) override;

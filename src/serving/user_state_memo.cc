@@ -4,48 +4,74 @@
 
 namespace pulse::serving {
 
-size_t UserStateMemo::SlotOf(std::string_view user_id) { return StringHash{}(user_id) % kSlots; }
+UserStateMemo::UserStateMemo(size_t slots) : slots_(slots) {}
 
-const DerivedUserState* UserStateMemo::Find(std::string_view user_id, uint32_t generation,
-                                            size_t fold_in_limit,
-                                            std::span<const store::HistoryEntry> history) const {
-  if (generation == 0) return nullptr;
-  const Slot& slot = slots_[SlotOf(user_id)];
-  if (slot.generation != generation || slot.fold_in_limit != fold_in_limit ||
-      slot.user_id != user_id || slot.item_ids.size() != history.size()) {
-    return nullptr;
-  }
-  for (size_t i = 0; i < history.size(); ++i) {
-    if (slot.types[i] != history[i].type || slot.item_ids[i] != history[i].item_id) return nullptr;
-  }
-  return &slot.state;
+size_t UserStateMemo::SlotOf(std::string_view user_id) const {
+  return StringHash{}(user_id) % slots_.size();
 }
 
-void UserStateMemo::Store(std::string_view user_id, uint32_t generation, size_t fold_in_limit,
-                          std::span<const store::HistoryEntry> history,
+bool UserStateMemo::Holds(const Slot& slot, const UserStateKey& key) {
+  return slot.generation != 0 && slot.generation == key.generation &&
+         slot.fold_in_limit == key.fold_in_limit && slot.user_id == key.user_id;
+}
+
+uint64_t UserStateMemo::KnownVersion(const UserStateKey& key) const {
+  if (slots_.empty() || key.generation == 0) return 0;
+  const size_t i = SlotOf(key.user_id);
+  std::lock_guard<std::mutex> lock(stripes_[i % kStripes]);
+  return Holds(slots_[i], key) ? slots_[i].version : 0;
+}
+
+bool UserStateMemo::Find(const UserStateKey& key, const store::UserHistory& history,
+                         const std::function<void(const DerivedUserState&)>& use) const {
+  if (slots_.empty() || key.generation == 0) return false;
+  const size_t i = SlotOf(key.user_id);
+  std::lock_guard<std::mutex> lock(stripes_[i % kStripes]);
+  const Slot& slot = slots_[i];
+  if (!Holds(slot, key) || slot.version != history.version) return false;
+  if (history.version == 0) {
+    const std::vector<store::HistoryEntry>& recent = history.recent;
+    if (slot.item_ids.size() != recent.size()) return false;
+    for (size_t k = 0; k < recent.size(); ++k) {
+      if (slot.types[k] != recent[k].type || slot.item_ids[k] != recent[k].item_id) return false;
+    }
+  }
+  use(slot.state);
+  return true;
+}
+
+void UserStateMemo::Clear() {
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    std::lock_guard<std::mutex> lock(stripes_[i % kStripes]);
+    slots_[i].generation = 0;
+  }
+}
+
+void UserStateMemo::Store(const UserStateKey& key, const store::UserHistory& history,
                           std::span<const DenseId> seen_items,
                           std::span<const DenseId> recent_items,
                           std::span<const float> user_vector) {
-  if (generation == 0) return;
-  Slot& slot = slots_[SlotOf(user_id)];
-  slot.user_id.assign(user_id);
-  slot.generation = generation;
-  slot.fold_in_limit = fold_in_limit;
+  if (slots_.empty() || key.generation == 0) return;
+  const size_t i = SlotOf(key.user_id);
+  std::lock_guard<std::mutex> lock(stripes_[i % kStripes]);
+  Slot& slot = slots_[i];
+  slot.user_id.assign(key.user_id);
+  slot.generation = key.generation;
+  slot.fold_in_limit = key.fold_in_limit;
+  slot.version = history.version;
   // assign() into the kept buffers: no allocation once a slot has held a history this long.
-  slot.item_ids.resize(history.size());
-  slot.types.resize(history.size());
-  for (size_t i = 0; i < history.size(); ++i) {
-    slot.item_ids[i].assign(history[i].item_id);
-    slot.types[i] = history[i].type;
+  const size_t kept = history.version == 0 ? history.recent.size() : 0;
+  slot.item_ids.resize(kept);
+  slot.types.resize(kept);
+  for (size_t k = 0; k < kept; ++k) {
+    slot.item_ids[k].assign(history.recent[k].item_id);
+    slot.types[k] = history.recent[k].type;
   }
   slot.state.seen_items.assign(seen_items.begin(), seen_items.end());
   slot.state.recent_items.assign(recent_items.begin(), recent_items.end());
   slot.state.user_vector.assign(user_vector.begin(), user_vector.end());
-}
-
-UserStateMemo& UserStateMemo::ForThisThread() {
-  thread_local UserStateMemo memo;
-  return memo;
+  slot.state.history_items = history.recent.size();
+  slot.state.newest_event_ms = history.recent.empty() ? 0 : history.recent.front().ts_ms;
 }
 
 }  // namespace pulse::serving

@@ -1,21 +1,25 @@
-// serving/user_state_memo.h — remembers, per thread, what a user's history turned into on the
-// request path (the model's dense ids of their items, the fold-in inputs and the folded-in user
-// vector), so a request whose user has not acted since their last computed request skips the
-// per-item dictionary lookups and the fold-in solve.
+// serving/user_state_memo.h — remembers what a user's history turned into on the request path
+// (the model's dense ids of their items, the fold-in inputs and the folded-in user vector), shared
+// by every request thread, so a request whose user has not acted since an earlier computed request
+// skips the history copy, the per-item dictionary lookups and the fold-in solve.
 //
-// Exact, never stale: an entry is used only when everything the derived state depends on is
+// Exact, never stale: an entry answers only when everything the derived state depends on is
 // equal — the model snapshot (its generation: dictionary, factors, Gramian, fold-in parameters),
-// the fold-in item limit, and the history's (item id, event type) sequence itself, compared
-// entry by entry. Any new event changes that sequence (or is invisible to the derived state).
-// The user id only picks the slot.
+// the fold-in item limit, the user id, and the history: by its version when the store versions
+// histories (store::UserHistory::version: equal versions, equal content), else by its (item id,
+// event type) sequence compared entry by entry. Any new event changes either.
 //
-// Memory: kSlots direct-mapped slots per request thread (a colliding user overwrites), each about
-// 10 KB with a 200-item history (~2.5 MB per thread); each slot keeps its buffers, so after
-// warm-up a store allocates nothing.
-// Thread-safety: none — one instance per thread (UserStateMemo::ForThisThread()).
+// Memory: `slots` direct-mapped slots (a colliding user overwrites the slot), each about 200 B
+// plus 4 B per history item, per fold-in item and per dimension (an unversioned history also
+// keeps its item ids); a slot keeps its buffers, so after warm-up a store allocates nothing.
+// Thread-safety: every method may be called concurrently; a slot is read and written under one
+// of kStripes mutexes, held for a copy.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -31,35 +35,54 @@ struct DerivedUserState {
   std::vector<DenseId> seen_items;    // every history item the model knows, sorted
   std::vector<DenseId> recent_items;  // the first fold_in_limit of them, newest first
   std::vector<float> user_vector;     // folded in from recent_items
+  size_t history_items = 0;           // entries in the history it came from
+  int64_t newest_event_ms = 0;        // that history's newest entry (0: empty)
+};
+
+// What else the derived state depends on besides the history.
+struct UserStateKey {
+  std::string_view user_id;
+  uint32_t generation = 0;  // the snapshot's; 0 is never remembered
+  size_t fold_in_limit = 0;
 };
 
 class UserStateMemo {
  public:
-  static constexpr size_t kSlots = 256;
+  static constexpr size_t kStripes = 64;
 
-  // The state derived for exactly these inputs, or null. Valid until the next Store on this
-  // memo.
-  const DerivedUserState* Find(std::string_view user_id, uint32_t generation, size_t fold_in_limit,
-                               std::span<const store::HistoryEntry> history) const;
-  // Remembers the state derived from these inputs (generation 0: not remembered).
-  void Store(std::string_view user_id, uint32_t generation, size_t fold_in_limit,
-             std::span<const store::HistoryEntry> history, std::span<const DenseId> seen_items,
-             std::span<const DenseId> recent_items, std::span<const float> user_vector);
+  // slots == 0: remembers nothing.
+  explicit UserStateMemo(size_t slots);
 
-  static UserStateMemo& ForThisThread();
+  // The history version remembered for `key` (0: none, or an unversioned history): a store read
+  // given it may leave an unchanged history out (store::FeatureStore::GetUserHistoryIfChanged).
+  uint64_t KnownVersion(const UserStateKey& key) const;
+  // Calls `use` (under the slot's lock) with the state derived from exactly `history` under `key`
+  // and returns true; false when there is none.
+  bool Find(const UserStateKey& key, const store::UserHistory& history,
+            const std::function<void(const DerivedUserState&)>& use) const;
+  // Forgets every entry.
+  void Clear();
+  // Remembers the state derived from `history` under `key`.
+  void Store(const UserStateKey& key, const store::UserHistory& history,
+             std::span<const DenseId> seen_items, std::span<const DenseId> recent_items,
+             std::span<const float> user_vector);
 
  private:
   struct Slot {
     std::string user_id;
     uint32_t generation = 0;  // 0 = empty
     size_t fold_in_limit = 0;
-    std::vector<std::string> item_ids;
-    std::vector<EventType> types;
+    uint64_t version = 0;               // the history's; 0 = identified by the two below
+    std::vector<std::string> item_ids;  // unversioned histories only
+    std::vector<EventType> types;       // unversioned histories only
     DerivedUserState state;
   };
-  static size_t SlotOf(std::string_view user_id);
+  size_t SlotOf(std::string_view user_id) const;
+  // Whether `slot` holds `key`'s state (the history aside).
+  static bool Holds(const Slot& slot, const UserStateKey& key);
 
-  std::vector<Slot> slots_ = std::vector<Slot>(kSlots);
+  std::vector<Slot> slots_;
+  mutable std::array<std::mutex, kStripes> stripes_;  // slot i is guarded by stripes_[i % kStripes]
 };
 
 }  // namespace pulse::serving

@@ -50,6 +50,12 @@ size_t StripeOf(std::string_view key, uint64_t salt) {
 }
 static_assert(kStripes == 64, "StripeOf keeps the top 6 bits");
 constexpr uint64_t kUserSalt = 0;
+
+// UserHistory::version: process-wide, so versions never repeat across DataDir instances either.
+uint64_t NextHistoryVersion() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
 constexpr uint64_t kEventIdSalt = 0x5bd1e9955bd1e995ULL;
 
 // Merges the accepted events of one user (in append order) into `history`: newest first by event
@@ -149,6 +155,7 @@ struct DataDir::Impl {
     } else if (!s.IsNotFound()) {
       return FromRocks(s, "reading a user history");
     }
+    history.version = NextHistoryVersion();
     stripe.cached_entries += history.recent.size() + 1;
     return &stripe.cache.emplace(std::string(user_id), std::move(history)).first->second;
   }
@@ -491,6 +498,7 @@ Result<AppendResult> DataDir::AppendEvents(const std::vector<Event>& events, boo
     stripe.cached_entries += updated[u].recent.size();
     stripe.cached_entries -= it->second.recent.size();
     it->second = std::move(updated[u]);
+    it->second.version = NextHistoryVersion();
   }
   for (size_t s : stripe_ids) d.TrimLocked(d.stripes[s], keep);
   d.user_count += new_users;
@@ -629,9 +637,21 @@ uint32_t DataDir::layout_version() const { return impl_->layout_version; }
 // ---- users ----
 
 Result<UserHistory> DataDir::GetUserHistory(std::string_view user_id) const {
+  return GetUserHistory(user_id, 0);
+}
+
+Result<UserHistory> DataDir::GetUserHistory(std::string_view user_id,
+                                            uint64_t known_version) const {
   Impl::Stripe& stripe = impl_->stripes[StripeOf(user_id, kUserSalt)];
   std::lock_guard<std::mutex> lock(stripe.mu);
   ASSIGN_OR_RETURN(UserHistory * history, impl_->LoadLocked(stripe, user_id));
+  if (known_version != 0 && history->version == known_version) {
+    UserHistory scalars;
+    scalars.events_total = history->events_total;
+    scalars.updated_at_ms = history->updated_at_ms;
+    scalars.version = history->version;
+    return scalars;
+  }
   UserHistory copy = *history;
   if (stripe.cached_entries > kCacheEntriesPerStripe) impl_->TrimLocked(stripe, {user_id});
   return copy;

@@ -51,6 +51,11 @@ struct UserHistory {
   std::vector<HistoryEntry> recent;
   uint64_t events_total = 0;  // distinct accepted events of this user
   int64_t updated_at_ms = 0;  // wall time of the last change
+  // Names this content within the process: two reads with the same non-zero version hold the
+  // same `recent` and events_total (a change, or a re-read after the history left the memory
+  // cache, takes a new one). 0 = not versioned (a backend that cannot tell, e.g. Redis). Never
+  // stored: the encoding leaves it out.
+  uint64_t version = 0;
 };
 
 // A rejected event kept for an operator: what arrived, from where, and why it was refused.
@@ -154,6 +159,10 @@ class DataDir {
   // ---- users ----
   // An empty history (events_total 0) for a user never seen.
   Result<UserHistory> GetUserHistory(std::string_view user_id) const;
+  // As GetUserHistory, but when the history still has `known_version` (non-zero), `recent` is
+  // left empty — the caller holds it — and only the scalars are filled: a reader that remembers
+  // what it derived from a history skips copying it.
+  Result<UserHistory> GetUserHistory(std::string_view user_id, uint64_t known_version) const;
   // Visits every user with a history (order unspecified).
   Status ForEachUser(
       const std::function<Status(std::string_view user_id, const UserHistory&)>& fn) const;

@@ -172,6 +172,52 @@ TEST_F(DataDirTest, PersistsAcrossReopen) {
   EXPECT_EQ(dir->EventCount(), 4u);
 }
 
+// A history's version names its content: unchanged reads repeat it (and a read given it leaves
+// the entries out), every change takes a new one, and a reopened dir never reuses one.
+TEST_F(DataDirTest, HistoryVersionsNameTheirContent) {
+  uint64_t before_reopen = 0;
+  {
+    auto dir = OpenDir();
+    ASSERT_NE(dir, nullptr);
+    ASSERT_THAT(dir->AppendEvents({Ev("u", "i1", 100, EventType::kClick)}, true), IsOk());
+    auto first = dir->GetUserHistory("u");
+    ASSERT_THAT(first, IsOk());
+    EXPECT_NE(first->version, 0u);
+    EXPECT_EQ(dir->GetUserHistory("u")->version, first->version);
+
+    auto unchanged = dir->GetUserHistory("u", first->version);
+    ASSERT_THAT(unchanged, IsOk());
+    EXPECT_EQ(unchanged->version, first->version);
+    EXPECT_THAT(unchanged->recent, IsEmpty());  // the caller holds it
+    EXPECT_EQ(unchanged->events_total, 1u);
+    EXPECT_EQ(unchanged->updated_at_ms, first->updated_at_ms);
+    // Another version (or none) reads it whole.
+    EXPECT_THAT(RecentItems(*dir->GetUserHistory("u", first->version + 1000)), ElementsAre("i1"));
+    EXPECT_THAT(RecentItems(*dir->GetUserHistory("u", 0)), ElementsAre("i1"));
+
+    ASSERT_THAT(dir->AppendEvents({Ev("u", "i2", 200, EventType::kClick)}, true), IsOk());
+    auto changed = dir->GetUserHistory("u", first->version);
+    ASSERT_THAT(changed, IsOk());
+    EXPECT_NE(changed->version, first->version);
+    EXPECT_THAT(RecentItems(*changed), ElementsAre("i2", "i1"));
+    // An impression changes events_total only: still a change, still a new version.
+    ASSERT_THAT(dir->AppendEvents({Ev("u", "i3", 300, EventType::kImpression)}, true), IsOk());
+    auto impressed = dir->GetUserHistory("u", changed->version);
+    ASSERT_THAT(impressed, IsOk());
+    EXPECT_NE(impressed->version, changed->version);
+    EXPECT_EQ(impressed->events_total, 3u);
+    // Unknown users are versioned too (their empty history can become non-empty).
+    EXPECT_NE(dir->GetUserHistory("nobody")->version, 0u);
+    before_reopen = impressed->version;
+  }
+  auto dir = OpenDir();
+  ASSERT_NE(dir, nullptr);
+  auto reread = dir->GetUserHistory("u", before_reopen);
+  ASSERT_THAT(reread, IsOk());
+  EXPECT_NE(reread->version, before_reopen);
+  EXPECT_THAT(RecentItems(*reread), ElementsAre("i2", "i1"));
+}
+
 TEST_F(DataDirTest, AppendOrderIsPreserved) {
   auto dir = OpenDir();
   ASSERT_NE(dir, nullptr);

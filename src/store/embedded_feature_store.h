@@ -10,6 +10,7 @@
 // Ownership: `data_dir` is borrowed and must outlive the store.
 #pragma once
 
+#include <cstdint>
 #include <span>
 #include <string_view>
 
@@ -23,6 +24,8 @@ class EmbeddedFeatureStore final : public FeatureStore {
   explicit EmbeddedFeatureStore(const DataDir* data_dir) : data_dir_(data_dir) {}
 
   Result<UserHistory> GetUserHistory(std::string_view user_id) override;
+  Result<UserHistory> GetUserHistoryIfChanged(std::string_view user_id,
+                                              uint64_t known_version) override;
   // No-op (see above): the events are already in the data directory's histories.
   Status ApplyEvents(std::span<const Event> events) override;
   std::string_view name() const override { return "embedded"; }

@@ -18,6 +18,7 @@
 // names no user or item id; callers degrade (serve without history) rather than fail.
 #pragma once
 
+#include <cstdint>
 #include <span>
 #include <string_view>
 
@@ -33,6 +34,13 @@ class FeatureStore {
 
   // The user's history; empty (events_total 0) for a user never seen.
   virtual Result<UserHistory> GetUserHistory(std::string_view user_id) = 0;
+  // As GetUserHistory; a backend that versions histories (UserHistory::version) leaves `recent`
+  // empty when the history still has `known_version` (non-zero): the caller holds it. The
+  // default reads it whole.
+  virtual Result<UserHistory> GetUserHistoryIfChanged(std::string_view user_id,
+                                                      uint64_t /*known_version*/) {
+    return GetUserHistory(user_id);
+  }
 
   // Folds accepted events (in log order) into their users' histories. Events must already be
   // valid (ingest validates). On error some users of the batch may have been updated and others
