@@ -50,7 +50,6 @@ size_t StripeOf(std::string_view key, uint64_t salt) {
 }
 static_assert(kStripes == 64, "StripeOf keeps the top 6 bits");
 constexpr uint64_t kUserSalt = 0;
-
 constexpr uint64_t kEventIdSalt = 0x5bd1e9955bd1e995ULL;
 
 // UserHistory::version: process-wide, so versions never repeat across DataDir instances either.
