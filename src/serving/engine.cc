@@ -1309,8 +1309,8 @@ void Engine::RenderResilienceMetrics(std::string* out) const {
   StrAppend(*out, "pulse_recommend_computations_total ",
             recommend_computations_.load(std::memory_order_relaxed), "\n");
   obs::RenderHeader(out, "pulse_user_state_memo_total", "counter",
-                    "Computed requests whose folded-in user vector came from the per-thread "
-                    "user-state memo (hit) or was solved (miss).");
+                    "Computed requests whose folded-in user vector came from the user-state "
+                    "memo (hit) or was solved (miss).");
   StrAppend(*out, "pulse_user_state_memo_total{result=\"hit\"} ",
             user_state_memo_results_[0].load(std::memory_order_relaxed), "\n");
   StrAppend(*out, "pulse_user_state_memo_total{result=\"miss\"} ",

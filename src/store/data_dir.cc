@@ -50,13 +50,13 @@ size_t StripeOf(std::string_view key, uint64_t salt) {
 }
 static_assert(kStripes == 64, "StripeOf keeps the top 6 bits");
 constexpr uint64_t kUserSalt = 0;
+constexpr uint64_t kEventIdSalt = 0x5bd1e9955bd1e995ULL;
 
 // UserHistory::version: process-wide, so versions never repeat across DataDir instances either.
 uint64_t NextHistoryVersion() {
   static std::atomic<uint64_t> next{1};
   return next.fetch_add(1, std::memory_order_relaxed);
 }
-constexpr uint64_t kEventIdSalt = 0x5bd1e9955bd1e995ULL;
 
 // Merges the accepted events of one user (in append order) into `history`: newest first by event
 // time, ties broken towards the later append, one entry per item (its latest engagement), at most
