@@ -5,13 +5,13 @@
 #
 # usage: serving_figures.sh BUILD_DIR DATA_DIR OUT_DIR [PART...]
 #   DATA_DIR: a trained data dir (pulse gen / import / train; see docs/BENCHMARKS.md "Setup")
-#   PART: floors sweep tracing nocache burst findmax (default: all)
+#   PART: floors sweep tracing nocache burst findmax ratio (default: all)
 # Server CPU per request = utime+stime of the server process over a run / requests; generator CPU
 # per request = the same of the `pulse bench` process (start-up included).
 set -u
 B=$(realpath "$1"); DATA=$(realpath "$2"); OUT=$(realpath -m "$3"); shift 3
 HERE=$(dirname "$(realpath "$0")")
-PARTS=${*:-floors sweep tracing nocache burst findmax}
+PARTS=${*:-floors sweep tracing nocache burst findmax ratio}
 mkdir -p "$OUT"; cd "$OUT"
 HTTP=127.0.0.1:18080; GRPC=127.0.0.1:15051; SINK_PORT=14318
 MODEL_DIR=$(ls -d "$DATA"/models/v* | sort | tail -1)
@@ -34,6 +34,7 @@ run() {  # pid label bench-args...
 import json, sys
 t = open(sys.argv[1]).read(); d = json.loads(t[:t.rfind("}") + 1]); l = d["latency_ms"]
 cpu = (int(sys.argv[3]) - int(sys.argv[2])) * 1e6 / int(sys.argv[4]) / max(d["requests"], 1)
+open(sys.argv[1][:-len(".json")] + ".cpu", "w").write("%.1f\n" % cpu)
 gen = sum(map(float, open(sys.argv[6]).read().split()[:2])) * 1e6 / max(d["requests"], 1)
 print("%-26s achieved %9.1f/s  %6d req  errors %-40s p50 %.2f p90 %.2f p99 %.2f p99.9 %.2f max %.1f ms  server CPU %.0f us/req  generator %.0f us/req"
       % (sys.argv[5], d["achieved_rps"], d["requests"], d["errors"], l["p50"], l["p90"], l["p99"], l["p999"], l["max"], cpu, gen))
@@ -46,6 +47,7 @@ start() {  # config-name
   "$B/pulse" bench --target "$GRPC" --rps 1000 --duration 3 --users 50000 > /dev/null 2>&1  # warm
 }
 stop() { kill "$SP"; wait "$SP" 2> /dev/null; }
+computations() { curl -s "$HTTP/metrics" | awk '/^pulse_recommend_computations_total/ {print $2}'; }
 
 echo "uptime: $(uptime)"
 for part in $PARTS; do
@@ -96,6 +98,43 @@ for part in $PARTS; do
       "$B/pulse" bench --target $GRPC --rps 3000 --duration 5 --users 50000 --batch-us 500 --find-max --p99-ms 5 2>&1 | tail -1
       "$B/pulse" bench --target $HTTP --proto http --rps 2000 --duration 5 --users 50000 --find-max --p99-ms 5 2>&1 | tail -1
       stop ;;
+    ratio)
+      # Server CPU per request against the sum of its floors, each rate's empty call measured
+      # right before the server's run: a computed request (cache off) against all three floors,
+      # and the default config against the gRPC floor plus the ANN and scoring floors weighted
+      # by the share of requests it computed (a cache hit runs neither).
+      read -r ANN SCORE < <(PULSE_MODEL_DIR=$MODEL_DIR "$B/bench/serving_floors_bench" \
+        --benchmark_min_time=2 --benchmark_format=json 2> /dev/null | python3 -c '
+import json, sys
+d = {b["name"]: b["cpu_time"] / 1000 for b in json.load(sys.stdin)["benchmarks"]}
+print(d["BM_AnnQuery"], d["BM_Scoring"])')
+      echo "floors: ann query $ANN us, scoring $SCORE us"
+      "$B/bench/serving_floors_bench" --empty_grpc_server=127.0.0.1:15052 > /dev/null 2>&1 &
+      EP=$!; sleep 1
+      for config_name in nocache default; do
+        start $config_name
+        for r in 3000 4000 6000; do
+          run $EP ratio_empty_${config_name}_$r --target 127.0.0.1:15052 --rps $r --duration 8 --users 50000
+          c0=$(computations)
+          run $SP ratio_${config_name}_$r --target $GRPC --rps $r --duration 8 --users 50000
+          c1=$(computations)
+          python3 -c '
+import json, sys
+out, cfg, r, ann, score, c0, c1 = sys.argv[1:]
+empty = float(open("%s/ratio_empty_%s_%s.cpu" % (out, cfg, r)).read())
+cpu = float(open("%s/ratio_%s_%s.cpu" % (out, cfg, r)).read())
+t = open("%s/ratio_%s_%s.json" % (out, cfg, r)).read()
+requests = json.loads(t[:t.rfind("}") + 1])["requests"]
+share = (float(c1) - float(c0)) / max(requests, 1)
+floors = empty + float(ann) + float(score)
+weighted = empty + share * (float(ann) + float(score))
+print("%-8s %5s/s  server %.0f us/req  empty call %.0f  floors %.0f -> %.2fx  computed %.0f%%  weighted floors %.0f -> %.2fx"
+      % (cfg, r, cpu, empty, floors, cpu / floors, 100 * share, weighted, cpu / weighted))
+' "$OUT" $config_name $r "$ANN" "$SCORE" "$c0" "$c1"
+        done
+        stop
+      done
+      kill $EP; wait $EP 2> /dev/null ;;
   esac
 done
 echo "uptime: $(uptime)"
