@@ -7,8 +7,8 @@
 //   BM_CovisitSortedSums  session 3's Fetch: per-item sums by sorting (item, position) keys; its
 //                      neighbour reads are already the presorted lists (the reader-side sort it
 //                      paid is gone from the processor: compare with main's binary for that)
-//   BM_MergeIntrosort  session 3's MergeDuplicates: the (item, position) keys by std::sort (now
-//                      by radix: BM_Merge)
+//   BM_MergeIntrosort  session 3's MergeDuplicates: the (item, position) keys by std::sort (then
+//                      by radix sort; now a set: BM_Merge)
 //   BM_DictionaryFindMap  200 IdDictionary lookups as before: std::unordered_map<string, DenseId>
 //   BM_DictionaryFind  the same through IdDictionary's flat table (a memo-missing user's history)
 //   BM_IvfTopKHeap     the ivf search's top-k before: a binary heap of the k best (sift per
@@ -17,7 +17,7 @@
 //                      nth_element + sort; both over 720 scores, k = 330 (the served model's
 //                      ~28 probed lists of ~26 vectors and the ann source's k)
 //   BM_MergeBefore     std::stable_sort by item + std::unique (the previous merge stage)
-//   BM_Merge           serving::MergeDuplicates: sorted (item, position) keys
+//   BM_Merge           serving::MergeDuplicates: one pass with a per-thread set of merged items
 //   BM_RankBefore      std::sort of every candidate (the previous rank_by_score)
 //   BM_Rank            RankByScore(only_top_n): partial sort to n = 10
 //   BM_FoldIn          train::FoldInUser over 200 recent items (a user-state memo miss)

@@ -1,11 +1,11 @@
 #include "serving/pipeline.h"
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <thread>
 
 #include "core/log.h"
-#include "core/radix_sort.h"
 #include "obs/metrics.h"
 #include "quality/checks.h"
 #include "ranking/gbdt_scorer.h"
@@ -42,26 +42,54 @@ class StageTimer {
 
 }  // namespace
 
-// Keeps the first candidate of each item (sources run in priority order), ordered by item: what
-// a stable sort by item and std::unique give, computed by sorting 8-byte (item, position) keys
-// in reused per-thread buffers rather than merge-sorting the candidates through a heap buffer.
-// The keys are unique, so the radix sort (no mispredicted comparisons) orders them as std::sort.
+namespace {
+
+// The items merged so far in one request: an open-addressed set of dense ids, reused per thread
+// (cleared through the cells it filled), so the merge touches a few KB instead of sorting.
+class MergedItems {
+ public:
+  // Empties the set and makes room for `n` items at a load of at most 1/2.
+  void Reset(size_t n) {
+    for (uint32_t cell : filled_) table_[cell] = 0;
+    filled_.clear();
+    size_t size = std::max<size_t>(table_.size(), 1024);
+    while (size < 2 * n) size *= 2;
+    if (size != table_.size()) table_.assign(size, 0);
+    shift_ = 64 - std::countr_zero(size);
+  }
+  // True when `item` was not in the set (it is now).
+  bool Insert(DenseId item) {
+    const size_t mask = table_.size() - 1;
+    const uint64_t entry = uint64_t{item} + 1;  // 0 marks an empty cell
+    for (size_t cell = (entry * 0x9E3779B97F4A7C15ull) >> shift_;; cell = (cell + 1) & mask) {
+      if (table_[cell] == entry) return false;
+      if (table_[cell] == 0) {
+        table_[cell] = entry;
+        filled_.push_back(static_cast<uint32_t>(cell));
+        return true;
+      }
+    }
+  }
+
+ private:
+  std::vector<uint64_t> table_;
+  std::vector<uint32_t> filled_;
+  int shift_ = 64;
+};
+
+}  // namespace
+
+// Keeps the first candidate of each item — sources run in priority order, so the first is the
+// highest-priority source's — in arrival order, compacting in place. (The order is not a ranking:
+// the selectors order by score, ties by item.)
 void MergeDuplicates(std::vector<Candidate>& candidates) {
-  thread_local std::vector<uint64_t> keys;
-  thread_local std::vector<uint64_t> scratch;
-  thread_local std::vector<Candidate> merged;
-  keys.clear();
+  thread_local MergedItems merged;
+  merged.Reset(candidates.size());
+  size_t kept = 0;
   for (size_t i = 0; i < candidates.size(); ++i) {
-    keys.push_back(uint64_t{candidates[i].item} << 32 | i);
+    if (merged.Insert(candidates[i].item)) candidates[kept++] = candidates[i];
   }
-  RadixSortKeys(keys, scratch);
-  merged.clear();
-  for (size_t i = 0; i < keys.size(); ++i) {
-    // Within an item, the lowest position (the first source's candidate) sorts first.
-    if (i > 0 && (keys[i] >> 32) == (keys[i - 1] >> 32)) continue;
-    merged.push_back(candidates[static_cast<uint32_t>(keys[i])]);
-  }
-  candidates.swap(merged);
+  candidates.resize(kept);
 }
 
 Result<std::unique_ptr<Pipeline>> Pipeline::Create(const PipelineConfig& config) {

@@ -48,7 +48,7 @@
 
 namespace pulse::serving {
 
-// The merge stage: keeps the first candidate of each item, ordered by item (exposed for tests).
+// The merge stage: keeps the first candidate of each item, in arrival order (exposed for tests).
 void MergeDuplicates(std::vector<candidates::Candidate>& candidates);
 
 class Pipeline {
