@@ -20,7 +20,9 @@ Status AnnCandidateSource::Fetch(const RecommendContext& context, int k, uint8_t
   // hydrator then skips reading these items' vectors again (most of a request's cache misses).
   const bool exact = context.model->index->scores_are_exact_dot();
   for (const index::Neighbor& neighbor : neighbors) {
-    Candidate candidate;
+    // Built in place: a stack copy written field by field and then copied out as 16-byte
+    // blocks stalls store forwarding on every candidate.
+    Candidate& candidate = out->emplace_back();
     candidate.item = neighbor.id;
     candidate.source = source_index;
     candidate.explanation = explanation;
@@ -29,7 +31,6 @@ Status AnnCandidateSource::Fetch(const RecommendContext& context, int k, uint8_t
       candidate.similarity = neighbor.score;
       candidate.similarity_set = true;
     }
-    out->push_back(candidate);
   }
   return OkStatus();
 }

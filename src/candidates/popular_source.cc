@@ -9,13 +9,12 @@ Status PopularCandidateSource::Fetch(const RecommendContext& context, int k, uin
   size_t take =
       std::min(context.popular_items.size(), static_cast<size_t>(WithSeenHeadroom(k, context)));
   for (size_t i = 0; i < take; ++i) {
-    Candidate candidate;
+    Candidate& candidate = out->emplace_back();
     candidate.item = context.popular_items[i];
     candidate.source = source_index;
     candidate.explanation = kExplainPopularNow;
     candidate.retrieval_score =
         context.model != nullptr ? context.model->item_popularity[candidate.item] : 0.0f;
-    out->push_back(candidate);
   }
   return OkStatus();
 }

@@ -17,12 +17,11 @@ Status TrendingCandidateSource::Fetch(const RecommendContext& context, int k, ui
     // Mapped once per model snapshot and trending snapshot, not per request.
     std::optional<DenseId> dense = item.dense.Resolve(item.item_id, resolver);
     if (!dense) continue;  // not in the serving model (new since training, or unknown)
-    Candidate candidate;
+    Candidate& candidate = out->emplace_back();
     candidate.item = *dense;
     candidate.source = source_index;
     candidate.explanation = kExplainTrendingNow;
     candidate.retrieval_score = static_cast<float>(item.velocity);
-    out->push_back(candidate);
     ++added;
   }
   return OkStatus();
