@@ -147,7 +147,7 @@ void ToProto(const serving::RecommendResponse& response, v1::RecommendResponse* 
     auto* out = proto->add_items();
     out->set_item_id(item.item_id);
     out->set_score(item.score);
-    out->set_explanation_id(item.explanation_id);
+    out->set_explanation_id(item.explanation_id.data(), item.explanation_id.size());
     out->set_source(item.source);
   }
   if (!response.debug.has_value()) return;

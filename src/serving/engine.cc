@@ -832,7 +832,7 @@ Result<RecommendResponse> Engine::ComputeRecommendation(const RecommendRequest& 
     RecommendedItem item;
     item.item_id = snapshot->model->items.Name(candidate.item);
     item.score = candidate.score;
-    item.explanation_id = std::string(candidate.explanation);
+    item.explanation_id = candidate.explanation;
     item.source = pipeline_->source_names()[candidate.source];
     response.items.push_back(std::move(item));
   }

@@ -43,8 +43,10 @@ struct RecommendRequest {
 struct RecommendedItem {
   std::string item_id;
   float score = 0;
-  std::string explanation_id;  // vocabulary in docs/EXPLANATIONS.md
-  std::string source;          // candidate source name ("ann", "popular", ...)
+  // A static string of the vocabulary in docs/EXPLANATIONS.md (never owned: every producer
+  // names a constant, so a response carries no heap block per item for it).
+  std::string_view explanation_id;
+  std::string source;  // candidate source name ("ann", "popular", ...)
 };
 
 struct StageDebug {
