@@ -263,9 +263,10 @@ struct GrpcServer::Impl final : CallHandler {
 namespace {
 
 // Recommend's request and response live on one protobuf arena per call whose first block is
-// inline in the holder: the response's items and their strings are carved from it and dropped
-// together, one heap block per call instead of a few dozen allocated and freed (the holder is
-// released once the response is serialized).
+// inline in the holder: the messages, the response's items and their string objects are carved
+// from it and dropped together instead of allocated and freed one by one (strings longer than
+// the small-string buffer still take a heap block each). The holder is released once the
+// response is serialized.
 class ArenaRecommendMessages final
     : public grpc::MessageHolder<v1::RecommendRequest, v1::RecommendResponse> {
  public:
