@@ -24,7 +24,7 @@ class ItemSums {
   };
 
   void Clear() {
-    for (const Sum& sum : sums_) table_[sum.slot] = 0;
+    for (const Sum& sum : sums_) table_[sum.slot] = Cell{};
     sums_.clear();
   }
   // Makes room for `more` new items at a load of at most 1/2.
@@ -33,7 +33,7 @@ class ItemSums {
     if (need <= table_.size()) return;
     size_t size = std::max<size_t>(table_.size(), 256);
     while (size < need) size *= 2;
-    table_.assign(size, 0);
+    table_.assign(size, Cell{});
     shift_ = 64 - std::countr_zero(size);
     for (uint32_t i = 0; i < sums_.size(); ++i) Place(i);
   }
@@ -41,14 +41,14 @@ class ItemSums {
   void Add(DenseId item, double score) {
     const size_t mask = table_.size() - 1;
     for (size_t cell = Hash(item);; cell = (cell + 1) & mask) {
-      const uint32_t entry = table_[cell];
-      if (entry == 0) {
-        table_[cell] = static_cast<uint32_t>(sums_.size() + 1);
+      const Cell entry = table_[cell];
+      if (entry.index == 0) {
+        table_[cell] = Cell{item, static_cast<uint32_t>(sums_.size() + 1)};
         sums_.push_back({item, static_cast<uint32_t>(cell), score});
         return;
       }
-      if (sums_[entry - 1].item == item) {
-        sums_[entry - 1].score += score;
+      if (entry.item == item) {
+        sums_[entry.index - 1].score += score;
         return;
       }
     }
@@ -61,12 +61,17 @@ class ItemSums {
   void Place(uint32_t i) {
     const size_t mask = table_.size() - 1;
     size_t cell = Hash(sums_[i].item);
-    while (table_[cell] != 0) cell = (cell + 1) & mask;
-    table_[cell] = i + 1;
+    while (table_[cell].index != 0) cell = (cell + 1) & mask;
+    table_[cell] = Cell{sums_[i].item, i + 1};
     sums_[i].slot = static_cast<uint32_t>(cell);
   }
 
-  std::vector<uint32_t> table_;  // 0 = empty, else 1 + index into sums_
+  // The item beside its position, so a probe compares ids without reading sums_.
+  struct Cell {
+    DenseId item = 0;
+    uint32_t index = 0;  // 0 = empty, else 1 + index into sums_
+  };
+  std::vector<Cell> table_;
   int shift_ = 64;
   std::vector<Sum> sums_;
 };
@@ -114,13 +119,16 @@ Status CovisitCandidateSource::Fetch(const RecommendContext& context, int k, uin
                      order);
   }
   std::sort(ranked.begin(), ranked.begin() + static_cast<ptrdiff_t>(keep), order);
+  // Written in place: a Candidate built on the stack and pushed is copied back with wide loads
+  // over its just-written narrow fields, which stalls store forwarding on every candidate.
+  const size_t base = out->size();
+  out->resize(base + keep);
+  Candidate* written = out->data() + base;
   for (size_t i = 0; i < keep; ++i) {
-    Candidate candidate;
-    candidate.item = ranked[i].item;
-    candidate.source = source_index;
-    candidate.explanation = kExplainCoEngagedWithRecent;
-    candidate.retrieval_score = static_cast<float>(ranked[i].score);
-    out->push_back(candidate);
+    written[i].item = ranked[i].item;
+    written[i].source = source_index;
+    written[i].explanation = kExplainCoEngagedWithRecent;
+    written[i].retrieval_score = static_cast<float>(ranked[i].score);
   }
   return OkStatus();
 }

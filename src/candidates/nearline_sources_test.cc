@@ -192,19 +192,22 @@ TEST_F(NearlineSourcesTest, CachedIdMappingAnswersAsTheDictionaryAcrossModelSwap
 // per-item sums in seed order, then score order with ties by item), on random co-visitation.
 // `events_per_ms` > 1 puts events on one timestamp, so many weights and sums tie exactly.
 // Returns how many adjacent results tied on score (a tie test that saw none proves nothing).
-int ExpectCovisitEqualsTheReference(int events_per_ms, uint64_t rng_seed) {
+// `items` and `max_k` large make the per-item sum table grow (rehash) within one request.
+int ExpectCovisitEqualsTheReference(int events_per_ms, uint64_t rng_seed, int items = 60,
+                                    int max_k = 40, int event_count = 4000) {
   int ties = 0;
   rollout::ModelBundle model;
-  for (int i = 0; i < 60; i += 1) {
+  for (int i = 0; i < items; i += 1) {
     if (i % 7 != 3) model.items.Intern(StrCat("r", i));  // some items unknown to the model
   }
   nearline::FeatureProcessor processor({}, nullptr);
   std::mt19937_64 rng(rng_seed);
   std::vector<Event> events;
-  for (int e = 0; e < 4000; ++e) {
-    events.push_back(Ev(StrCat("u", rng() % 30), StrCat("r", rng() % 60), kT0 + e / events_per_ms));
+  for (int e = 0; e < event_count; ++e) {
+    events.push_back(Ev(StrCat("u", rng() % 30), StrCat("r", static_cast<int>(rng() % items)),
+                        kT0 + e / events_per_ms));
   }
-  processor.Apply(events, kT0 + 4000);
+  processor.Apply(events, kT0 + event_count);
   for (int round = 0; round < 50; ++round) {
     RecommendContext context;
     context.model = &model;
@@ -213,9 +216,18 @@ int ExpectCovisitEqualsTheReference(int events_per_ms, uint64_t rng_seed) {
     for (size_t i = 0, n = 1 + rng() % 12; i < n; ++i) {
       context.recent_items.push_back(static_cast<DenseId>(rng() % model.items.size()));
     }
-    const int k = 1 + static_cast<int>(rng() % 40);
-    std::vector<Candidate> out;
+    const int k = 1 + static_cast<int>(rng() % static_cast<uint64_t>(max_k));
+    // Fetch appends: a candidate already there stays first and unchanged.
+    Candidate sentinel;
+    sentinel.item = 12345;
+    sentinel.source = 7;
+    sentinel.score = 0.5f;
+    std::vector<Candidate> out = {sentinel};
     EXPECT_THAT(CovisitCandidateSource().Fetch(context, k, 0, &out), testing::IsOk());
+    EXPECT_EQ(out.front().item, 12345u);
+    EXPECT_EQ(out.front().source, 7);
+    EXPECT_EQ(out.front().score, 0.5f);
+    out.erase(out.begin());
 
     const size_t want = static_cast<size_t>(WithSeenHeadroom(k, context));
     std::map<DenseId, double> sums;  // per item, summed in seed order
@@ -238,6 +250,9 @@ int ExpectCovisitEqualsTheReference(int events_per_ms, uint64_t rng_seed) {
       if (i > 0 && expected[i].second == expected[i - 1].second) ++ties;
       EXPECT_EQ(out[i].item, expected[i].first) << "round " << round << " rank " << i;
       EXPECT_EQ(out[i].retrieval_score, static_cast<float>(expected[i].second));
+      EXPECT_EQ(out[i].source, 0);
+      EXPECT_EQ(out[i].explanation, kExplainCoEngagedWithRecent);
+      EXPECT_EQ(out[i].score, 0.0f);  // not the source's to fill
     }
   }
   return ties;
@@ -251,6 +266,12 @@ TEST_F(NearlineSourcesTest, CovisitEqualsTheReferenceWithTiedWeights) {
   int ties = 0;
   for (uint64_t seed : {6, 7, 8}) ties += ExpectCovisitEqualsTheReference(1000, seed);
   EXPECT_GT(ties, 0);
+}
+
+TEST_F(NearlineSourcesTest, CovisitEqualsTheReferenceWithHundredsOfSummedItems) {
+  ExpectCovisitEqualsTheReference(1, 9, /*items=*/2000, /*max_k=*/1000, /*event_count=*/60000);
+  ExpectCovisitEqualsTheReference(1000, 10, /*items=*/2000, /*max_k=*/1000,
+                                  /*event_count=*/60000);
 }
 
 TEST_F(NearlineSourcesTest, CovisitStopsAtItsDeadline) {

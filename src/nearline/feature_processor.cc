@@ -160,8 +160,13 @@ FeatureProcessor::Shard<FeatureProcessor::UserState>& FeatureProcessor::UserShar
 
 FeatureProcessor::Shard<FeatureProcessor::ItemState>& FeatureProcessor::ItemShard(
     std::string_view id) const {
+  return ItemShardOfHash(StringHash{}(id));
+}
+
+FeatureProcessor::Shard<FeatureProcessor::ItemState>& FeatureProcessor::ItemShardOfHash(
+    size_t hash) const {
   // A different mix than users so a user and an item with the same id do not share a shard.
-  return items_[(StringHash{}(id)*0x9E3779B97F4A7C15ull >> 32) % kShards];
+  return items_[(hash * 0x9E3779B97F4A7C15ull >> 32) % kShards];
 }
 
 int64_t FeatureProcessor::watermark() const {
@@ -385,9 +390,8 @@ void FeatureProcessor::RememberId(const std::string& id) {
 // Evicts the entries with the oldest last event when a shard is at its share of the cap. Called
 // with the shard's lock held, before an insertion. Evicting 1/8 of the share at once keeps the
 // O(shard) scan amortised to O(1) per insertion.
-template <typename State, typename OnEvict>
-static size_t EvictOldest(std::unordered_map<std::string, State, StringHash, std::equal_to<>>& map,
-                          size_t share, OnEvict on_evict) {
+template <typename Map, typename OnEvict>
+static size_t EvictOldest(Map& map, size_t share, OnEvict on_evict) {
   if (map.size() < share) return 0;
   size_t evict = std::max<size_t>(1, share / 8);
   evict = std::min(evict, map.size());
@@ -559,9 +563,10 @@ void FeatureProcessor::ResolvedNeighbors(std::string_view item_id, size_t k,
                                          std::vector<ResolvedNeighbor>* out) const {
   const int64_t now = max_event_ts();
   out->clear();
-  Shard<ItemState>& shard = ItemShard(item_id);
+  const HashedId key{item_id, StringHash{}(item_id)};
+  Shard<ItemState>& shard = ItemShardOfHash(key.hash);
   std::shared_lock lock(shard.mu);
-  auto it = shard.map.find(item_id);
+  auto it = shard.map.find(key);
   if (it == shard.map.end()) return;
   // Same ranking and weights as Neighbors; the ids are mapped, not copied.
   const NeighborList& counters = it->second.neighbors;

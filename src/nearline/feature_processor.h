@@ -125,10 +125,27 @@ class FeatureProcessor final : public FeatureView {
 
  private:
   static constexpr size_t kShards = 64;
+  // An id with its StringHash computed once, so the request path hashes a seed's id once for
+  // both its shard and its map lookup (a heterogeneous find that takes the hash as given).
+  struct HashedId {
+    std::string_view id;
+    size_t hash;
+  };
+  struct IdHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept { return StringHash{}(s); }
+    size_t operator()(const HashedId& h) const noexcept { return h.hash; }
+  };
+  struct IdEq {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const noexcept { return a == b; }
+    bool operator()(const HashedId& a, std::string_view b) const noexcept { return a.id == b; }
+    bool operator()(std::string_view a, const HashedId& b) const noexcept { return a == b.id; }
+  };
   template <typename State>
   struct Shard {
     mutable std::shared_mutex mu;
-    std::unordered_map<std::string, State, StringHash, std::equal_to<>> map;
+    std::unordered_map<std::string, State, IdHash, IdEq> map;
   };
 
   void ApplyOne(const Event& event, int64_t now_ms);
@@ -142,6 +159,8 @@ class FeatureProcessor final : public FeatureView {
   void RefreshTrending(bool full_scan);
   Shard<UserState>& UserShard(std::string_view id) const;
   Shard<ItemState>& ItemShard(std::string_view id) const;
+  // The same shard from the id's StringHash.
+  Shard<ItemState>& ItemShardOfHash(size_t hash) const;
 
   const ProcessorOptions options_;
   const CategoryLookup category_lookup_;
