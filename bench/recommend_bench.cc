@@ -142,16 +142,16 @@ void BM_RecommendServedData(benchmark::State& state) {
     state.SkipWithError("set PULSE_DATA_DIR to a trained data dir (a copy)");
     return;
   }
-  static std::unique_ptr<store::DataDir> data_dir;
-  static std::unique_ptr<serving::Engine> engine;
-  if (!engine) {
+  // Built once and never destroyed, as GetFixture's: the benchmark runs this function several
+  // times, and tearing an engine down at exit, after the statics it uses, crashed.
+  static serving::Engine* engine = [dir] {
     Config config;
     config.data_dir = dir;
     config.server.model_poll_ms = 0;
     config.cache.ttl_ms = 0;
-    data_dir = store::DataDir::Open(dir, config.store).value();
-    engine = serving::Engine::Create(config, data_dir.get()).value();
-  }
+    store::DataDir* data_dir = store::DataDir::Open(dir, config.store).value().release();
+    return serving::Engine::Create(config, data_dir).value().release();
+  }();
   const char* users_env = std::getenv("PULSE_USERS");
   const loadgen::ZipfSampler sampler(users_env ? std::strtoull(users_env, nullptr, 10) : 50000,
                                      1.0);
