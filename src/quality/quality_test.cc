@@ -254,18 +254,23 @@ TEST(FeatureContractsTest, HonoursIsCheckSaysNone) {
   }
 }
 
-// The batch path (one contract fetch and one atomic per feature per call) must count the same
-// violations and leave the same values, bit for bit, as Validate called per value.
-TEST(ChecksTest, BatchChecksAgreeWithValidatePerValue) {
+// One candidate per hostile value; each feature sees every value, in a different order.
+std::vector<candidates::Candidate> HostileCandidates() {
   const std::vector<double> values = HostileValues();
   std::vector<candidates::Candidate> batch(values.size());
   for (size_t i = 0; i < values.size(); ++i) {
-    // Each feature sees every value, in a different order.
     batch[i].similarity = static_cast<float>(values[i]);
     batch[i].popularity = static_cast<float>(values[(i + 1) % values.size()]);
     batch[i].freshness = static_cast<float>(values[(i + 7) % values.size()]);
     batch[i].score = static_cast<float>(values[(i + 13) % values.size()]);
   }
+  return batch;
+}
+
+// The batch path (one contract fetch and one atomic per feature per call) must count the same
+// violations and leave the same values, bit for bit, as Validate called per value.
+TEST(ChecksTest, BatchChecksAgreeWithValidatePerValue) {
+  std::vector<candidates::Candidate> batch = HostileCandidates();
   std::vector<candidates::Candidate> per_value = batch;
   DataQuality batch_quality, per_value_quality;
   // Split in two calls: the counts add up across calls.
@@ -305,13 +310,7 @@ TEST(ChecksTest, BatchChecksAgreeWithValidatePerValue) {
 // Observe(Validate(value)) does: a window from each path, on one DataQuality, has PSI exactly 0.
 TEST(ChecksTest, SampledCallsObserveTheValidatedValues) {
   const std::vector<double> values = HostileValues();
-  std::vector<candidates::Candidate> batch(values.size());
-  for (size_t i = 0; i < values.size(); ++i) {
-    batch[i].similarity = static_cast<float>(values[i]);
-    batch[i].popularity = static_cast<float>(values[(i + 1) % values.size()]);
-    batch[i].freshness = static_cast<float>(values[(i + 7) % values.size()]);
-    batch[i].score = static_cast<float>(values[(i + 13) % values.size()]);
-  }
+  std::vector<candidates::Candidate> batch = HostileCandidates();
   const std::vector<candidates::Candidate> raw = batch;
   DriftOptions options;
   options.window = values.size();  // one call fills a window
