@@ -119,16 +119,12 @@ Status CovisitCandidateSource::Fetch(const RecommendContext& context, int k, uin
                      order);
   }
   std::sort(ranked.begin(), ranked.begin() + static_cast<ptrdiff_t>(keep), order);
-  // Written in place: a Candidate built on the stack and pushed is copied back with wide loads
-  // over its just-written narrow fields, which stalls store forwarding on every candidate.
-  const size_t base = out->size();
-  out->resize(base + keep);
-  Candidate* written = out->data() + base;
   for (size_t i = 0; i < keep; ++i) {
-    written[i].item = ranked[i].item;
-    written[i].source = source_index;
-    written[i].explanation = kExplainCoEngagedWithRecent;
-    written[i].retrieval_score = static_cast<float>(ranked[i].score);
+    Candidate& candidate = out->emplace_back();  // in place, as ann_source.cc says why
+    candidate.item = ranked[i].item;
+    candidate.source = source_index;
+    candidate.explanation = kExplainCoEngagedWithRecent;
+    candidate.retrieval_score = static_cast<float>(ranked[i].score);
   }
   return OkStatus();
 }

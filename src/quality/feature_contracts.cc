@@ -1,6 +1,5 @@
 #include "quality/feature_contracts.h"
 
-#include <cmath>
 
 namespace pulse::quality {
 namespace {
@@ -47,15 +46,6 @@ std::optional<Feature> FindFeature(std::string_view name) {
     if (kContracts[i].name == name) return static_cast<Feature>(i);
   }
   return std::nullopt;
-}
-
-Violation Check(const FeatureContract& contract, double value) {
-  if (!std::isfinite(value)) return Violation::kNotFinite;
-  if (value < contract.min || value > contract.max) return Violation::kOutOfRange;
-  if (contract.type == FeatureType::kCount && value != std::floor(value)) {
-    return Violation::kNotInteger;
-  }
-  return Violation::kNone;
 }
 
 }  // namespace pulse::quality

@@ -63,13 +63,19 @@ const FeatureContract& ContractOf(Feature feature);
 std::optional<Feature> FindFeature(std::string_view name);
 
 enum class Violation : uint8_t { kNone, kNotFinite, kOutOfRange, kNotInteger };
-Violation Check(const FeatureContract& contract, double value);
+// Inline: the per-candidate hot path (quality/checks.h) runs it for every ranking feature.
+inline Violation Check(const FeatureContract& contract, double value) {
+  if (!std::isfinite(value)) return Violation::kNotFinite;
+  if (value < contract.min || value > contract.max) return Violation::kOutOfRange;
+  if (contract.type == FeatureType::kCount && value != std::floor(value)) {
+    return Violation::kNotInteger;
+  }
+  return Violation::kNone;
+}
 
-// Check(contract, value) == Violation::kNone, inline: the per-candidate hot path
-// (quality/checks.h) asks only whether a value honours its contract, not why it does not.
+// Whether `value` honours its contract (the hot path asks only that, not why not).
 inline bool Honours(const FeatureContract& contract, double value) {
-  return std::isfinite(value) && value >= contract.min && value <= contract.max &&
-         (contract.type != FeatureType::kCount || value == std::floor(value));
+  return Check(contract, value) == Violation::kNone;
 }
 
 }  // namespace pulse::quality
