@@ -1,6 +1,5 @@
 #include "quality/feature_contracts.h"
 
-
 namespace pulse::quality {
 namespace {
 
