@@ -194,8 +194,8 @@ void CovisitSortedSums(const RecommendContext& context, int k, std::vector<Candi
     double seed_weight = 1.0 / static_cast<double>(1 + rank);
     context.features->ResolvedNeighbors(items.Name(seed), want, resolver, &neighbors);
     for (const nearline::ResolvedNeighbor& neighbor : neighbors) {
-      if (!neighbor.item || *neighbor.item == seed) continue;
-      ranked.emplace_back(*neighbor.item, neighbor.weight * seed_weight);
+      if (neighbor.item == nearline::kUnresolvedItem || neighbor.item == seed) continue;
+      ranked.emplace_back(neighbor.item, neighbor.weight * seed_weight);
     }
   }
   thread_local std::vector<uint64_t> keys;

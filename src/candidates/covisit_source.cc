@@ -102,8 +102,8 @@ Status CovisitCandidateSource::Fetch(const RecommendContext& context, int k, uin
     context.features->ResolvedNeighbors(items.Name(seed), want, resolver, &neighbors);
     sums.Reserve(neighbors.size());
     for (const nearline::ResolvedNeighbor& neighbor : neighbors) {
-      if (!neighbor.item || *neighbor.item == seed) continue;
-      sums.Add(*neighbor.item, neighbor.weight * seed_weight);
+      if (neighbor.item == nearline::kUnresolvedItem || neighbor.item == seed) continue;
+      sums.Add(neighbor.item, neighbor.weight * seed_weight);
     }
   }
   std::vector<ItemSums::Sum>& ranked = sums.sums();

@@ -553,7 +553,7 @@ std::vector<Neighbor> FeatureProcessor::Neighbors(std::string_view item_id, size
   const double factor = NeighborDecay(it->second, now);
   out.reserve(keep);
   for (size_t i = 0; i < keep; ++i) {
-    out.push_back({counters[i].item_id, counters[i].weight * factor});
+    out.push_back({std::string(counters.id(i)), counters.weight(i) * factor});
   }
   return out;
 }
@@ -572,9 +572,12 @@ void FeatureProcessor::ResolvedNeighbors(std::string_view item_id, size_t k,
   const NeighborList& counters = it->second.neighbors;
   const size_t keep = std::min(k, counters.size());
   const double factor = NeighborDecay(it->second, now);
+  // Written in place: a pushed struct is assembled on the stack by piecewise stores and read
+  // back whole, which stalls store forwarding on every neighbour.
+  out->resize(keep);
   for (size_t i = 0; i < keep; ++i) {
-    const NeighborCounter& n = counters[i];
-    out->push_back({n.dense.Resolve(n.item_id, resolver), n.weight * factor});
+    (*out)[i].item = counters.Resolve(i, resolver);
+    (*out)[i].weight = counters.weight(i) * factor;
   }
 }
 
@@ -627,10 +630,10 @@ std::string FeatureProcessor::Serialize() const {
       PutI64(out, item.neighbors_ts);
       PutU32(out, static_cast<uint32_t>(item.neighbors.size()));
       // Arrival order: the bytes the unordered list wrote, and Restore's trim depends on it.
-      for (const NeighborCounter& n : item.neighbors.InArrivalOrder()) {
-        PutStr(out, n.item_id);
-        PutF64(out, n.weight);
-      }
+      item.neighbors.ForEachInArrivalOrder([&out](std::string_view neighbor, double weight) {
+        PutStr(out, neighbor);
+        PutF64(out, weight);
+      });
     }
   }
   return out;

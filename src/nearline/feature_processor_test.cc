@@ -297,7 +297,8 @@ TEST(FeatureProcessorTest, ResolvedNeighborsEqualNeighborsMappedThroughTheDictio
         p.ResolvedNeighbors(id, k, resolver, &resolved);
         ASSERT_EQ(resolved.size(), expected.size()) << id;
         for (size_t j = 0; j < expected.size(); ++j) {
-          EXPECT_EQ(resolved[j].item, dict.Find(expected[j].item_id)) << id << " " << j;
+          EXPECT_EQ(resolved[j].item, dict.Find(expected[j].item_id).value_or(kUnresolvedItem))
+              << id << " " << j;
           EXPECT_EQ(resolved[j].weight, expected[j].weight) << id << " " << j;
           ++compared;
         }

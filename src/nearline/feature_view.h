@@ -68,6 +68,10 @@ struct ItemIdResolver {
   uint32_t generation = 0;
 };
 
+// The dense id of an item the model does not know. No dictionary reaches 2^32 - 1 ids (they are
+// 32-bit, and the id space would not fit in memory long before).
+inline constexpr DenseId kUnresolvedItem = 0xffffffffu;
+
 // A model dense id cached beside a nearline item id, so requests map each neighbour or trending
 // id by hash lookup once per model snapshot instead of once per request. One atomic word
 // (generation << 32 | dense id, kUnknown for ids the model lacks): a stale word is recognised
@@ -85,16 +89,23 @@ class DenseIdCache {
   // `id`'s dense id under `resolver` (nullopt when the model does not know it), from the cache
   // when it was resolved under the same generation.
   std::optional<DenseId> Resolve(std::string_view id, const ItemIdResolver& resolver) const {
+    const DenseId dense = Lookup(resolver, [id] { return id; });
+    if (dense == kUnresolvedItem) return std::nullopt;
+    return dense;
+  }
+  // The same as a plain id, kUnresolvedItem when the model does not know it, reading the id
+  // through `id_of()` only when the cache cannot answer: a hit touches nothing but this word,
+  // and no optional is assembled on the stack (the request path's loops store the id as is).
+  template <typename IdOf>
+  DenseId Lookup(const ItemIdResolver& resolver, IdOf id_of) const {
     const uint64_t word = word_.load(std::memory_order_relaxed);
     if (resolver.generation != 0 && (word >> 32) == resolver.generation) {
-      const auto dense = static_cast<DenseId>(word);
-      if (dense == kUnknown) return std::nullopt;
-      return dense;
+      return static_cast<DenseId>(word);
     }
-    std::optional<DenseId> dense = resolver.items->Find(id);
-    if (resolver.generation != 0 && (!dense || *dense != kUnknown)) {
-      word_.store((uint64_t{resolver.generation} << 32) | (dense ? *dense : kUnknown),
-                  std::memory_order_relaxed);
+    const std::optional<DenseId> found = resolver.items->Find(id_of());
+    const DenseId dense = found ? *found : kUnresolvedItem;
+    if (resolver.generation != 0) {
+      word_.store((uint64_t{resolver.generation} << 32) | dense, std::memory_order_relaxed);
     }
     return dense;
   }
@@ -102,7 +113,6 @@ class DenseIdCache {
   void Reset() { word_.store(0, std::memory_order_relaxed); }
 
  private:
-  static constexpr DenseId kUnknown = 0xffffffffu;
   mutable std::atomic<uint64_t> word_{0};
 };
 
@@ -119,9 +129,9 @@ struct Neighbor {
   double weight = 0;  // decayed co-visitation count (space-saving estimate: an upper bound)
 };
 
-// A neighbour mapped into a model: `item` is nullopt when the model does not know it.
+// A neighbour mapped into a model: `item` is kUnresolvedItem when the model does not know it.
 struct ResolvedNeighbor {
-  std::optional<DenseId> item;
+  DenseId item = kUnresolvedItem;
   double weight = 0;
 };
 
@@ -141,7 +151,8 @@ class FeatureView {
                                  std::vector<ResolvedNeighbor>* out) const {
     out->clear();
     for (const Neighbor& n : Neighbors(item_id, k)) {
-      out->push_back({resolver.items->Find(n.item_id), n.weight});
+      const std::optional<DenseId> item = resolver.items->Find(n.item_id);
+      out->push_back({item ? *item : kUnresolvedItem, n.weight});
     }
   }
 };

@@ -1,75 +1,71 @@
 #include "nearline/neighbor_list.h"
 
 #include <algorithm>
-#include <numeric>
 #include <utility>
 
 namespace pulse::nearline {
 
-bool NeighborList::Before(uint32_t a, uint32_t b) const {
-  const NeighborCounter& x = counters_[a];
-  const NeighborCounter& y = counters_[b];
-  if (x.weight != y.weight) return x.weight > y.weight;
-  return x.item_id < y.item_id;
+bool NeighborList::Before(const Ranked& a, const Ranked& b) const {
+  if (a.weight != b.weight) return a.weight > b.weight;
+  return ids_[a.arrival] < ids_[b.arrival];
 }
 
 void NeighborList::Scale(double factor) {
-  for (NeighborCounter& n : counters_) n.weight *= factor;
+  for (Ranked& entry : ranked_) entry.weight *= factor;
   // Only a tie that rounding just created can be out of order (weights never swap): a cheap
   // check per adjacent pair, and a move only where one is found.
-  for (size_t i = 1; i < order_.size(); ++i) {
-    const NeighborCounter& here = counters_[order_[i]];
-    const NeighborCounter& above = counters_[order_[i - 1]];
-    if (here.weight == above.weight && here.item_id < above.item_id) Reposition(i);
+  for (size_t i = 1; i < ranked_.size(); ++i) {
+    if (Before(ranked_[i], ranked_[i - 1])) Reposition(i);
   }
 }
 
 void NeighborList::Reposition(size_t rank) {
-  const uint32_t moving = order_[rank];
+  const Ranked moving = ranked_[rank];
   size_t to = rank;
-  while (to > 0 && Before(moving, order_[to - 1])) --to;
+  while (to > 0 && Before(moving, ranked_[to - 1])) --to;
   if (to == rank) {
-    while (to + 1 < order_.size() && Before(order_[to + 1], moving)) ++to;
+    while (to + 1 < ranked_.size() && Before(ranked_[to + 1], moving)) ++to;
   }
   if (to < rank) {
-    std::move_backward(order_.begin() + static_cast<ptrdiff_t>(to),
-                       order_.begin() + static_cast<ptrdiff_t>(rank),
-                       order_.begin() + static_cast<ptrdiff_t>(rank) + 1);
+    std::move_backward(ranked_.begin() + static_cast<ptrdiff_t>(to),
+                       ranked_.begin() + static_cast<ptrdiff_t>(rank),
+                       ranked_.begin() + static_cast<ptrdiff_t>(rank) + 1);
   } else if (to > rank) {
-    std::move(order_.begin() + static_cast<ptrdiff_t>(rank) + 1,
-              order_.begin() + static_cast<ptrdiff_t>(to) + 1,
-              order_.begin() + static_cast<ptrdiff_t>(rank));
+    std::move(ranked_.begin() + static_cast<ptrdiff_t>(rank) + 1,
+              ranked_.begin() + static_cast<ptrdiff_t>(to) + 1,
+              ranked_.begin() + static_cast<ptrdiff_t>(rank));
   }
-  order_[to] = moving;
+  ranked_[to] = moving;
 }
 
 void NeighborList::Add(std::string_view id, double increment, size_t capacity) {
-  for (size_t i = 0; i < counters_.size(); ++i) {
-    if (counters_[i].item_id == id) {
-      counters_[i].weight += increment;
-      const auto rank = std::find(order_.begin(), order_.end(), static_cast<uint32_t>(i));
-      Reposition(static_cast<size_t>(rank - order_.begin()));
+  for (size_t i = 0; i < ids_.size(); ++i) {
+    if (ids_[i] == id) {
+      const auto it = std::find_if(ranked_.begin(), ranked_.end(),
+                                   [i](const Ranked& entry) { return entry.arrival == i; });
+      it->weight += increment;
+      Reposition(static_cast<size_t>(it - ranked_.begin()));
       return;
     }
   }
-  if (counters_.size() < capacity) {
-    counters_.push_back({std::string(id), increment, {}});
-    order_.push_back(static_cast<uint32_t>(counters_.size() - 1));
-    Reposition(order_.size() - 1);
+  if (ids_.size() < capacity) {
+    ids_.emplace_back(id);
+    ranked_.push_back({increment, {}, static_cast<uint32_t>(ids_.size() - 1)});
+    Reposition(ranked_.size() - 1);
     return;
   }
-  if (counters_.empty()) return;
+  if (ranked_.empty()) return;
   // The lightest counters are the last ranks; the unordered list's min_element took the first
   // of them in arrival order.
-  size_t victim = order_.size() - 1;
-  const double lightest = counters_[order_[victim]].weight;
-  for (size_t r = victim; r > 0 && counters_[order_[r - 1]].weight == lightest; --r) {
-    if (order_[r - 1] < order_[victim]) victim = r - 1;
+  size_t victim = ranked_.size() - 1;
+  const double lightest = ranked_[victim].weight;
+  for (size_t r = victim; r > 0 && ranked_[r - 1].weight == lightest; --r) {
+    if (ranked_[r - 1].arrival < ranked_[victim].arrival) victim = r - 1;
   }
-  NeighborCounter& n = counters_[order_[victim]];
-  n.item_id.assign(id);
-  n.dense.Reset();  // readers hold the shard lock shared: none is reading it now
-  n.weight += increment;
+  Ranked& entry = ranked_[victim];
+  ids_[entry.arrival].assign(id);
+  entry.dense.Reset();  // readers hold the shard lock shared: none is reading it now
+  entry.weight += increment;
   Reposition(victim);
 }
 
@@ -80,10 +76,16 @@ void NeighborList::Assign(std::vector<NeighborCounter> arrival, size_t capacity)
               [](const auto& a, const auto& b) { return a.weight > b.weight; });
     arrival.resize(capacity);
   }
-  counters_ = std::move(arrival);
-  order_.resize(counters_.size());
-  std::iota(order_.begin(), order_.end(), 0u);
-  std::sort(order_.begin(), order_.end(), [this](uint32_t a, uint32_t b) { return Before(a, b); });
+  ids_.clear();
+  ranked_.clear();
+  ids_.reserve(arrival.size());
+  ranked_.reserve(arrival.size());
+  for (NeighborCounter& counter : arrival) {
+    ranked_.push_back({counter.weight, {}, static_cast<uint32_t>(ids_.size())});
+    ids_.push_back(std::move(counter.item_id));
+  }
+  std::sort(ranked_.begin(), ranked_.end(),
+            [this](const Ranked& a, const Ranked& b) { return Before(a, b); });
 }
 
 }  // namespace pulse::nearline
