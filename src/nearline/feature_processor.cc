@@ -553,7 +553,7 @@ std::vector<Neighbor> FeatureProcessor::Neighbors(std::string_view item_id, size
   const double factor = NeighborDecay(it->second, now);
   out.reserve(keep);
   for (size_t i = 0; i < keep; ++i) {
-    out.push_back({std::string(counters.id(i)), counters.weight(i) * factor});
+    out.push_back({counters.id(i), counters.weight(i) * factor});
   }
   return out;
 }

@@ -74,8 +74,8 @@ inline constexpr DenseId kUnresolvedItem = 0xffffffffu;
 
 // A model dense id cached beside a nearline item id, so requests map each neighbour or trending
 // id by hash lookup once per model snapshot instead of once per request. One atomic word
-// (generation << 32 | dense id, kUnknown for ids the model lacks): a stale word is recognised
-// by its generation, never used. Readers fill it concurrently (relaxed: the word is
+// (generation << 32 | dense id, kUnresolvedItem for ids the model lacks): a stale word is
+// recognised by its generation, never used. Readers fill it concurrently (relaxed: the word is
 // self-contained, and the id it caches is immutable while readers can see it — the writer
 // resets it whenever it changes the id, under its exclusive lock). Copies carry the word.
 class DenseIdCache {

@@ -39,7 +39,7 @@ class NeighborList {
   // (decayed to the owner's neighbors_ts), and its id mapped through `resolver` (kUnresolvedItem
   // when unknown; cached per model generation; the id string is read only when the cache cannot
   // answer).
-  std::string_view id(size_t rank) const { return ids_[ranked_[rank].arrival]; }
+  const std::string& id(size_t rank) const { return ids_[ranked_[rank].arrival]; }
   double weight(size_t rank) const { return ranked_[rank].weight; }
   DenseId Resolve(size_t rank, const ItemIdResolver& resolver) const {
     const Ranked& entry = ranked_[rank];
